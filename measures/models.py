@@ -1,0 +1,220 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from accounts.models import Service
+from participants.models import Participant
+from programmes.models import Enrolment, Programme
+
+
+class Timepoint(models.Model):
+    """When a programme asks for questionnaires: a week and a window around its date."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="timepoints")
+    key = models.SlugField(max_length=40)
+    name = models.CharField(max_length=80)
+    week = models.PositiveSmallIntegerField(help_text="Weeks after the first session.")
+    opens_days = models.SmallIntegerField(help_text="Days from the timepoint's date; negative.")
+    closes_days = models.SmallIntegerField(help_text="Days from the timepoint's date.")
+    instruments = models.JSONField(default=list, help_text="Instrument codes, in order.")
+    service_use_period = models.CharField(
+        max_length=80, blank=True, help_text='e.g. "the 12 months before the programme".'
+    )
+
+    class Meta:
+        ordering = ["programme", "week"]
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "key"], name="timepoint_key_unique"),
+            models.CheckConstraint(
+                condition=Q(closes_days__gt=F("opens_days")), name="timepoint_window_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class InstrumentWording(models.Model):
+    """A service's licensed item wording for an instrument that ships without it."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="wordings")
+    instrument_code = models.CharField(max_length=20)
+    items = models.JSONField(help_text="Item number (as text) -> wording.")
+    imported_at = models.DateTimeField(auto_now=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "instrument_code"], name="wording_one_per_instrument"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.instrument_code} wording for {self.service}"
+
+
+class Administration(models.Model):
+    """One instrument due for one enrolment at one timepoint."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        EXPIRED = "expired", "Expired"
+        MISSED = "missed", "Missed (enrolled after it closed)"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Source(models.TextChoices):
+        ONLINE = "online", "Online"
+        PAPER = "paper", "Paper, entered by staff"
+        STAFF = "staff", "Completed by staff from records"
+
+    LIVE_STATUSES = (Status.SCHEDULED, Status.OPEN, Status.IN_PROGRESS)
+
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.PROTECT, related_name="administrations"
+    )
+    timepoint = models.ForeignKey(Timepoint, on_delete=models.PROTECT, related_name="+")
+    instrument_code = models.CharField(max_length=20)
+    due_on = models.DateField()
+    opens_on = models.DateField()
+    closes_on = models.DateField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
+    source = models.CharField(max_length=10, choices=Source.choices, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    instrument_version = models.CharField(max_length=20, blank=True)
+    diagnosis = models.CharField(max_length=10, blank=True, help_text="ITQ only.")
+
+    class Meta:
+        ordering = ["due_on", "timepoint__week", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrolment", "timepoint", "instrument_code"],
+                name="administration_one_per_timepoint_instrument",
+            ),
+            models.CheckConstraint(
+                condition=Q(closes_on__gt=F("opens_on")), name="administration_window_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="completed") | Q(completed_at__isnull=False),
+                name="administration_completed_has_time",
+            ),
+        ]
+        indexes = [
+            # The opener/expirer task: live administrations by window dates.
+            models.Index(
+                fields=["opens_on", "closes_on"],
+                condition=Q(status__in=["scheduled", "open", "in_progress"]),
+                name="administration_live_window",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.instrument_code} at {self.timepoint} for enrolment {self.enrolment_id}"
+
+
+class Response(models.Model):
+    """Answers saved page by page, then submitted once."""
+
+    administration = models.OneToOneField(
+        Administration, on_delete=models.CASCADE, related_name="response"
+    )
+    answers = models.JSONField(default=dict, help_text="Item number as text -> value.")
+    saved_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Response to {self.administration_id}"
+
+
+class Score(models.Model):
+    administration = models.ForeignKey(
+        Administration, on_delete=models.CASCADE, related_name="scores"
+    )
+    scale = models.CharField(max_length=40)
+    value = models.FloatField(null=True, blank=True)
+    band = models.CharField(max_length=40, blank=True)
+    not_scored_reason = models.CharField(max_length=200, blank=True)
+    instrument_version = models.CharField(max_length=20)
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["administration", "scale"]
+        constraints = [
+            models.UniqueConstraint(fields=["administration", "scale"], name="score_one_per_scale"),
+            models.CheckConstraint(
+                condition=Q(value__isnull=False) | ~Q(not_scored_reason=""),
+                name="score_missing_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.scale}={self.value}"
+
+
+class RiskAlert(models.Model):
+    class Severity(models.TextChoices):
+        URGENT = "urgent", "Urgent: same-day review"
+        REVIEW = "review", "Review"
+
+    administration = models.ForeignKey(
+        Administration, on_delete=models.CASCADE, related_name="risk_alerts"
+    )
+    item = models.PositiveSmallIntegerField()
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    raised_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledgement_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["acknowledged_at", "-raised_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["administration", "item"], name="risk_alert_once"),
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True) | ~Q(acknowledgement_note=""),
+                name="risk_alert_acknowledged_with_note",
+            ),
+        ]
+        indexes = [
+            # The open-alerts list and the cohort page: unacknowledged alerts.
+            models.Index(
+                fields=["raised_at"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="risk_alert_open",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_severity_display()} alert on {self.administration_id}"
+
+
+class ParticipantLink(models.Model):
+    """A link sent to a participant. Only the SHA-256 of its token is kept."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Link {self.pk}"
