@@ -1,0 +1,57 @@
+"""The audit trail: django-auditlog's LogEntry table, written three ways.
+
+- Saves and deletes of registered models are logged by auditlog itself (each app registers
+  its clinical models in AppConfig.ready()).
+- Bulk writes (bulk_create, bulk_update, QuerySet.update) bypass model signals, so service
+  functions that use them call `record_bulk_changes` in the same transaction.
+- Every view or export of a participant's identifiable data calls `record_view`
+  (auditlog's ACCESS action): who and when and which record, never the data itself.
+"""
+
+from auditlog.context import auditlog_value
+from auditlog.models import LogEntry
+from auditlog.signals import accessed
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model
+
+
+def record_view(instance: Model) -> None:
+    accessed.send(sender=instance.__class__, instance=instance)
+
+
+def _actor():
+    try:
+        return auditlog_value.get().get("actor")
+    except LookupError:
+        return None
+
+
+def record_bulk_changes(
+    *, entries: list[tuple[Model, dict[str, list]]], action: int = LogEntry.Action.UPDATE
+) -> None:
+    """Log many changes in one query. `entries` is [(instance, {field: [old, new]})]."""
+    if not entries:
+        return
+    actor = _actor()
+    actor = actor if getattr(actor, "pk", None) else None
+    content_types = ContentType.objects.get_for_models(*{type(obj) for obj, _ in entries})
+    LogEntry.objects.bulk_create(
+        [
+            LogEntry(
+                content_type=content_types[type(obj)],
+                object_pk=str(obj.pk),
+                object_id=obj.pk if isinstance(obj.pk, int) else None,
+                object_repr=str(obj),
+                action=action,
+                changes={field: [_text(old), _text(new)] for field, (old, new) in changes.items()},
+                changes_text="",
+                actor=actor,
+                actor_email=getattr(actor, "email", None),
+            )
+            for obj, changes in entries
+        ]
+    )
+
+
+def _text(value) -> str:
+    return "None" if value is None else str(value)
