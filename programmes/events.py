@@ -14,3 +14,6 @@ enrolment_started = Signal()
 enrolment_ended = Signal()
 # cohort: the Cohort whose start date (and so every later date) has just moved.
 cohort_rescheduled = Signal()
+# programme: the new current version; previous: the version it replaces. Programmes cannot
+# import measures, so receivers copy what they attach to a programme (timepoints) across.
+programme_revised = Signal()
