@@ -510,6 +510,9 @@ def _parse_scale(r: _Reader, data: Any, path: str, items: Mapping[int, Item]) ->
     method = r.choice(data["method"], f"{path}.method", METHODS)
     if method != "sum" and any(item.count for item in scale_items):
         raise r.fail(f"{path}.method", "count items can only be summed")
+    if method not in ("sum", "sum_x2") and any(item.allows_na for item in scale_items):
+        # Leaving a not-applicable item out is only defined for sums (e.g. WSAS item 1).
+        raise r.fail(f"{path}.method", "items allowing not applicable can only be summed")
 
     reversal = None
     if data["reversed"] is not None:
