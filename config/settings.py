@@ -261,7 +261,29 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Opens and expires questionnaires, plans messages, sweeps stuck ones, sends what is due.
+    "reminders-dispatch-due": {"task": "reminders.tasks.dispatch_due", "schedule": 60.0},
+}
+
+# Text messages: GOV.UK Notify when a key and a template (a single ((body)) placeholder) are
+# set, otherwise files in ./data/outbox/sms. SMS_BACKEND names any other backend class.
+NOTIFY_API_KEY = env_str("NOTIFY_API_KEY", "")
+NOTIFY_SMS_TEMPLATE_ID = env_str("NOTIFY_SMS_TEMPLATE_ID", "")
+NOTIFY_SMS_SENDER_ID = env_str("NOTIFY_SMS_SENDER_ID", "")
+SMS_OUTBOX_DIR = OUTBOX_DIR / "sms"
+SMS_BACKEND = env_str(
+    "SMS_BACKEND",
+    "reminders.channels.sms.NotifySmsBackend"
+    if NOTIFY_API_KEY and NOTIFY_SMS_TEMPLATE_ID
+    else "reminders.channels.sms.FileSmsBackend",
+)
+# Calls to a provider before a message is marked failed and shown to staff.
+REMINDERS_MAX_ATTEMPTS = env_int("REMINDERS_MAX_ATTEMPTS", 5)
+# How many due messages one dispatcher run claims.
+REMINDERS_BATCH = env_int("REMINDERS_BATCH", 1000)
+# A message still "sending" this long after its claim belonged to a worker that died.
+REMINDERS_STUCK_SECONDS = env_int("REMINDERS_STUCK_SECONDS", 15 * 60)
 
 LOGGING = {
     "version": 1,

@@ -3,3 +3,14 @@ from django.apps import AppConfig
 
 class RemindersConfig(AppConfig):
     name = "reminders"
+
+    def ready(self):
+        from auditlog.registry import auditlog
+
+        from reminders import models, panels
+
+        # Message rows are an operational queue (tens of thousands a day at scale) and are
+        # their own history; the rows staff change by hand are audited.
+        for model in (models.ReminderPolicy, models.Escalation, models.MessageTemplate):
+            auditlog.register(model)
+        panels.register()
