@@ -6,4 +6,16 @@ class AccountsConfig(AppConfig):
     verbose_name = "Staff, services and audit"
 
     def ready(self):
+        from allauth.account.decorators import secure_admin_login
+        from allauth.mfa.signals import authenticator_added
+        from django.contrib import admin
+        from django.contrib.auth.signals import user_logged_in
+
         from accounts import checks  # noqa: F401  (registers system checks)
+        from accounts.middleware import mark_session_started, record_mfa_on_enrolment
+
+        user_logged_in.connect(mark_session_started, dispatch_uid="accounts_session_started")
+        authenticator_added.connect(record_mfa_on_enrolment, dispatch_uid="accounts_mfa_enrolled")
+        # Django admin's own password form would open a session without a second factor;
+        # send everyone through allauth's sign-in (and its MFA stage) instead.
+        admin.site.login = secure_admin_login(admin.site.login)

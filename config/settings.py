@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.MFARequiredMiddleware",
+    "accounts.middleware.ReferrerPolicyMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "accounts.middleware.NoStoreMiddleware",
 ]
@@ -289,7 +291,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Blanks e-mail addresses, phone and NHS numbers and token-like strings in every record.
+    "filters": {"redact": {"()": "accounts.log_redaction.RedactingFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Django logs the full request line of 4xx responses, which can carry a token.

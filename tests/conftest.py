@@ -26,6 +26,8 @@ def sign_in(client, user):
         {"method": "password", "at": 0, "username": user.username},
         {"method": "mfa", "at": 0, "type": "totp", "id": 0},
     ]
+    # allauth trusts the records only for the user they were made for.
+    session["account_authentication_methods_user"] = str(user.pk)
     session.save()
     return client
 
