@@ -1,0 +1,49 @@
+"""Each dashboard runs the same number of queries whatever the size of the data."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.dashboards.builders import make_cohort, populate
+
+TODAY = datetime.datetime(2025, 6, 2, 12, 0, tzinfo=datetime.UTC)
+# Session and user (2), the user's memberships, the cohort, enrolments, sessions,
+# attendance, timepoints, administrations, scores, the service's baseline SDs, the access
+# record, and the session save inside its savepoint (3).
+COHORT_QUERIES = 15
+# Session and user (2), memberships, the service, the filter choices, cohorts, enrolment
+# counts, attendance, completion, scores, started enrolments, and the session save inside
+# its savepoint (3).
+SERVICE_QUERIES = 14
+
+
+def _count(client, url):
+    client.get(url)  # warm caches (content types) that are not per request
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+@time_machine.travel(TODAY, tick=False)
+@pytest.mark.parametrize("people", [5, 15])
+def test_cohort_dashboard_query_count_is_fixed(people, service, clinician, persona_client):
+    cohort = make_cohort(service, sessions=6)
+    populate(cohort, people)
+    client = persona_client(clinician)
+    assert _count(client, reverse("dashboards:cohort", args=[cohort.pk])) == COHORT_QUERIES
+
+
+@time_machine.travel(TODAY, tick=False)
+@pytest.mark.parametrize("cohorts", [2, 10])
+def test_service_dashboard_query_count_is_fixed(cohorts, service, manager, persona_client):
+    for i in range(cohorts):
+        key = "cfgp-52" if i % 2 == 0 else "peg-usual-care"
+        cohort = make_cohort(service, key=key, sessions=6, start=datetime.date(2023 + i % 2, 1, 9))
+        populate(cohort, 3, seed=i)
+    client = persona_client(manager)
+    assert _count(client, reverse("dashboards:service", args=[service.pk])) == SERVICE_QUERIES

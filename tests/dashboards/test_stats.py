@@ -1,0 +1,122 @@
+"""dashboards.stats against figures worked out by hand (the arithmetic is in the comments)."""
+
+import math
+
+import pytest
+
+from dashboards import stats
+
+
+@pytest.mark.parametrize(
+    ("df", "expected"),
+    # Published two-sided 95% critical values of Student's t.
+    [
+        (1, 12.7062),
+        (2, 4.3027),
+        (4, 2.7764),
+        (5, 2.5706),
+        (6, 2.4469),
+        (10, 2.2281),
+        (30, 2.0423),
+        (120, 1.9799),
+    ],
+)
+def test_t_quantile_matches_published_tables(df, expected):
+    assert stats.t_quantile_975(df) == pytest.approx(expected, abs=1e-4)
+
+
+def test_t_probability_rejects_a_fractional_df():
+    with pytest.raises(ValueError, match="whole number"):
+        stats.t_two_sided_probability(2.0, 2.5)
+
+
+def test_mean_ci_worked_by_hand():
+    # Values 20, 12, 25, 19, 14, 20, 16: sum 126, n 7, mean 18.
+    # Deviations 2, -6, 7, 1, -4, 2, -2; squares 4+36+49+1+16+4+4 = 114.
+    # SD = sqrt(114 / 6) = sqrt(19) = 4.358899. SE = 4.358899 / sqrt(7) = 1.647509.
+    # t(0.975, 6) = 2.446912, half-width 2.446912 x 1.647509 = 4.031309.
+    result = stats.mean_ci([20, 12, 25, 19, 14, 20, 16])
+    assert result.n == 7
+    assert result.mean == pytest.approx(18.0)
+    assert result.sd == pytest.approx(4.358899, abs=1e-6)
+    assert result.low == pytest.approx(18 - 4.031309, abs=1e-5)
+    assert result.high == pytest.approx(18 + 4.031309, abs=1e-5)
+
+
+def test_mean_ci_below_the_minimum_is_not_a_number():
+    result = stats.mean_ci([10, 12, 14, 16])
+    assert result.n == 4
+    assert result.mean is None and not result.enough
+
+
+def test_paired_change_worked_by_hand_for_core10():
+    # CORE-10 total: RCI 6, a case at 11 or more, lower is better.
+    # before -> after, change (after - before), category, recovery:
+    #  20 -> 12   -8  reliable improvement    case -> case      not recovered
+    #  12 ->  8   -4  no reliable change      case -> not case  recovered, not reliable
+    #  25 -> 15  -10  reliable improvement    case -> case      not recovered
+    #  19 -> 10   -9  reliable improvement    case -> not case  reliable recovery
+    #  14 -> 20   +6  reliable deterioration  case -> case      (|6| reaches the RCI)
+    #  20 ->  9  -11  reliable improvement    case -> not case  reliable recovery
+    # Changes sum to -36, n 6, mean -6. Deviations -2, 2, -4, -3, 12, -5; squares
+    # 4+4+16+9+144+25 = 202; SD = sqrt(202/5) = sqrt(40.4) = 6.356099.
+    # 95% CI: t(0.975, 5) = 2.570582; SE = 6.356099/sqrt(6) = 2.594864; half 6.670318.
+    # d_z = -6 / 6.356099 = -0.943975. SE(d_z) = sqrt(1/6 + 0.891089/12) = 0.490840;
+    # CI = -0.943975 +/- 1.959964 x 0.490840 = -1.906004 to 0.018054.
+    pairs = [(20, 12), (12, 8), (25, 15), (19, 10), (14, 20), (20, 9)]
+    result = stats.paired_change("core10", "total", pairs, left_out={"no baseline score": 2})
+    assert result.n == 6
+    assert result.mean_change == pytest.approx(-6.0)
+    assert result.sd_change == pytest.approx(6.356099, abs=1e-6)
+    assert result.ci_low == pytest.approx(-12.670318, abs=1e-5)
+    assert result.ci_high == pytest.approx(0.670318, abs=1e-5)
+    assert result.d == pytest.approx(-0.943975, abs=1e-6)
+    assert result.d_low == pytest.approx(-1.906004, abs=1e-5)
+    assert result.d_high == pytest.approx(0.018054, abs=1e-5)
+    assert result.reliable_improvement == 4
+    assert result.no_reliable_change == 1
+    assert result.reliable_deterioration == 1
+    assert result.recovered == 3
+    assert result.reliable_recovery == 2
+    assert result.cases_at_baseline == 6
+    assert result.rci == 6
+    assert result.left_out_total == 2
+
+
+def test_paired_change_below_five_pairs_gives_no_figures():
+    result = stats.paired_change("core10", "total", [(20, 12), (12, 8), (25, 15), (19, 10)])
+    assert result.n == 4
+    assert not result.enough
+    assert result.mean_change is None and result.d is None and result.categories == {}
+
+
+def test_computed_rci_uses_the_services_baseline_sd():
+    # FSCRS hated self: RCI computed from reliability 0.86 and the service's baseline SD.
+    # With SD 4: RCI = 1.959964 x 4 x sqrt(2) x sqrt(0.14) = 4.1484 (to 4 places).
+    # Changes -5, -5, -4, 0, +5: two reliable improvements, one deterioration, two not.
+    expected_rci = 1.959964 * 4 * math.sqrt(2) * math.sqrt(1 - 0.86)
+    assert expected_rci == pytest.approx(4.1484, abs=1e-4)
+    pairs = [(15, 10), (12, 7), (14, 10), (9, 9), (8, 13)]
+    result = stats.paired_change("fscrs", "hated_self", pairs, baseline_sd=4.0)
+    assert result.rci == pytest.approx(expected_rci)
+    assert (
+        result.reliable_improvement,
+        result.no_reliable_change,
+        result.reliable_deterioration,
+    ) == (2, 2, 1)
+    assert result.recovered is None  # no published cut-off
+
+
+def test_scale_with_no_reliability_reports_why_counts_are_missing():
+    pairs = [(20, 10), (22, 12), (18, 10), (25, 20), (30, 21)]
+    result = stats.paired_change("wsas", "total", pairs, baseline_sd=5.0)
+    assert result.enough and result.mean_change == pytest.approx(-8.4)
+    assert result.categories == {}
+    assert "reliability" in result.rci_missing
+
+
+def test_rate_per_person_year_and_suppression():
+    # 14 bed days over 7 people each recorded for 12 months: 14 / 7 = 2 per person-year.
+    assert stats.rate_per_person_year(14, 7.0) == 2.0
+    assert stats.rate_per_person_year(3, 0.0) is None
+    assert [stats.suppress(n) for n in (0, 4, 5, 12)] == ["fewer than 5", "fewer than 5", 5, 12]
