@@ -40,6 +40,13 @@ class InstrumentWording(models.Model):
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="wordings")
     instrument_code = models.CharField(max_length=20)
     items = models.JSONField(help_text="Item number (as text) -> wording.")
+    option_labels = models.JSONField(
+        default=dict, blank=True, help_text="Answer value (as text) -> label, where licensed."
+    )
+    instructions = models.TextField(blank=True)
+    # Demo data only: stands in for licensed text so the demo works end to end, and is
+    # labelled as such wherever it is shown.
+    is_placeholder = models.BooleanField(default=False)
     imported_at = models.DateTimeField(auto_now=True)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

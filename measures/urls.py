@@ -1,5 +1,29 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from measures import views
 
 app_name = "measures"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("alerts/", views.alert_list, name="alert_list"),
+    path("alerts/<int:pk>/", views.alert_detail, name="alert_detail"),
+    path("alerts/<int:pk>/acknowledge/", views.alert_acknowledge, name="alert_acknowledge"),
+    path(
+        "administrations/<int:pk>/enter/",
+        views.administration_enter,
+        name="administration_enter",
+    ),
+    path(
+        "participants/<int:pk>/",
+        views.participant_questionnaires,
+        name="participant_questionnaires",
+    ),
+    path("participants/<int:pk>/links/new/", views.link_new, name="link_new"),
+    path("participants/<int:pk>/links/revoke/", views.links_revoke, name="links_revoke"),
+    path("wording/", views.wording_list, name="wording_list"),
+    path(
+        "wording/<int:service_pk>/<slug:code>/import/",
+        views.wording_import,
+        name="wording_import",
+    ),
+]

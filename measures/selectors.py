@@ -1,0 +1,223 @@
+"""Reads for questionnaire pages and panels. Each runs a fixed number of queries."""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from accounts.scope import Can, scoped
+from measures import catalogue
+from measures.change import classify
+from measures.definitions import get_instrument
+from measures.models import Administration, ParticipantLink, RiskAlert
+
+Status = Administration.Status
+ALERT_SCOPE = "administration__enrolment__cohort__service"
+
+
+def participant_due_administrations(
+    *, participant_id: int, today: datetime.date | None = None, ids=None
+) -> list[Administration]:
+    """Administrations a participant can answer online now, in due order (two queries)."""
+    today = today or timezone.localdate()
+    rows = list(
+        Administration.objects.filter(
+            enrolment__participant_id=participant_id,
+            status__in=(Status.OPEN, Status.IN_PROGRESS),
+            opens_on__lte=today,
+            closes_on__gte=today,
+        )
+        .exclude(instrument_code__in=catalogue.STAFF_COMPLETED)
+        .select_related("timepoint", "enrolment__cohort")
+        .order_by("due_on", "timepoint__week", "id")
+    )
+    if ids is not None:
+        rows = [adm for adm in rows if adm.pk in ids]
+    if not rows:
+        return []
+    service_id = rows[0].enrolment.cohort.service_id
+    wordings = catalogue.wordings_for(service_id, {adm.instrument_code for adm in rows})
+    return [adm for adm in rows if catalogue.answerable_online(adm.instrument_code, wordings)]
+
+
+def open_alerts_for(user):
+    return (
+        scoped(
+            user,
+            RiskAlert.objects.filter(acknowledged_at__isnull=True),
+            can=Can.VIEW_CLINICAL,
+            via=ALERT_SCOPE,
+        )
+        .select_related(
+            "administration__timepoint",
+            "administration__enrolment__participant",
+            "administration__enrolment__cohort",
+        )
+        .order_by("severity", "raised_at")
+    )
+
+
+# --------------------------------------------------------------------------- trajectory
+
+
+@dataclass
+class TrajectoryPoint:
+    timepoint: str
+    date: datetime.date
+    value: float | None
+    band: str
+    not_scored_reason: str
+    category: str = ""
+    recovered: bool | None = None
+    source: str = ""
+
+
+@dataclass
+class TrajectoryScale:
+    code: str
+    instrument: str
+    scale: str
+    label: str
+    higher_is: str
+    points: list[TrajectoryPoint] = field(default_factory=list)
+
+    @property
+    def chart_id(self) -> str:
+        return f"chart-{self.code}-{self.scale}"
+
+
+CATEGORY_LABELS = {
+    "reliable_improvement": "Reliable improvement",
+    "reliable_deterioration": "Reliable deterioration",
+    "no_reliable_change": "No reliable change",
+}
+
+
+def participant_trajectory(participant) -> list[TrajectoryScale]:
+    """Every scored scale across timepoints, with change against the first scored one.
+
+    Two queries: completed administrations (with timepoints) and their scores.
+    """
+    administrations = (
+        Administration.objects.filter(enrolment__participant=participant, status=Status.COMPLETED)
+        .exclude(instrument_code__in=("service_use", "occupation"))
+        .select_related("timepoint")
+        .prefetch_related("scores")
+        .order_by("completed_at", "id")
+    )
+    by_scale: dict[tuple[str, str], TrajectoryScale] = {}
+    for adm in administrations:
+        instrument = get_instrument(adm.instrument_code)
+        for score in adm.scores.all():
+            key = (adm.instrument_code, score.scale)
+            try:
+                definition = instrument.scale(score.scale)
+            except ValueError:
+                continue
+            entry = by_scale.get(key)
+            if entry is None:
+                entry = by_scale[key] = TrajectoryScale(
+                    code=adm.instrument_code,
+                    instrument=instrument.name,
+                    scale=score.scale,
+                    label=definition.label,
+                    higher_is=definition.higher_is,
+                )
+            band = definition.band_for(score.value) if score.value is not None else None
+            entry.points.append(
+                TrajectoryPoint(
+                    timepoint=adm.timepoint.name,
+                    date=timezone.localdate(adm.completed_at),
+                    value=score.value,
+                    band=band.label if band else "",
+                    not_scored_reason=score.not_scored_reason,
+                    source=adm.get_source_display(),
+                )
+            )
+    for entry in by_scale.values():
+        baseline = next((p for p in entry.points if p.value is not None), None)
+        for point in entry.points:
+            if baseline is None or point is baseline or point.value is None:
+                continue
+            try:
+                change = classify(entry.code, entry.scale, before=baseline.value, after=point.value)
+            except ValueError:
+                continue  # no RCI recorded for this scale
+            point.category = CATEGORY_LABELS[change.category]
+            point.recovered = change.recovered
+    return list(by_scale.values())
+
+
+def trajectory_chart_data(scales: list[TrajectoryScale]) -> list[dict]:
+    return [
+        {
+            "id": entry.chart_id,
+            "title": f"{entry.instrument}: {entry.label}",
+            "labels": [p.timepoint for p in entry.points],
+            "values": [p.value for p in entry.points],
+        }
+        for entry in scales
+    ]
+
+
+def participant_links(participant) -> list[ParticipantLink]:
+    return list(ParticipantLink.objects.filter(participant=participant)[:10])
+
+
+def participant_administrations(participant) -> list[Administration]:
+    return list(
+        Administration.objects.filter(enrolment__participant=participant)
+        .exclude(status=Status.CANCELLED)
+        .select_related("timepoint")
+        .order_by("due_on", "timepoint__week", "id")
+    )
+
+
+# --------------------------------------------------------------------------- cohort
+
+
+@dataclass
+class TimepointCompletion:
+    name: str
+    due: int
+    completed: int
+    missed: int
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.completed / self.due) if self.due else None
+
+
+def cohort_completion(cohort) -> list[TimepointCompletion]:
+    """Questionnaire completion per timepoint for a cohort (one query)."""
+    rows = (
+        Administration.objects.filter(enrolment__cohort=cohort)
+        .exclude(status=Status.CANCELLED)
+        .values("timepoint__name", "timepoint__week")
+        .annotate(
+            due=Count("id", filter=~Q(status=Status.SCHEDULED)),
+            completed=Count("id", filter=Q(status=Status.COMPLETED)),
+            missed=Count("id", filter=Q(status__in=(Status.EXPIRED, Status.MISSED))),
+        )
+        .order_by("timepoint__week")
+    )
+    merged: dict[str, TimepointCompletion] = defaultdict(lambda: TimepointCompletion("", 0, 0, 0))
+    for row in rows:
+        entry = merged[row["timepoint__name"]]
+        entry.name = row["timepoint__name"]
+        entry.due += row["due"]
+        entry.completed += row["completed"]
+        entry.missed += row["missed"]
+    return list(merged.values())
+
+
+def cohort_open_alerts(cohort) -> list[RiskAlert]:
+    return list(
+        RiskAlert.objects.filter(
+            administration__enrolment__cohort=cohort, acknowledged_at__isnull=True
+        )
+        .select_related("administration__timepoint", "administration__enrolment__participant")
+        .order_by("severity", "raised_at")
+    )

@@ -1,0 +1,409 @@
+"""Writes for questionnaires: schedules, answers, submission, scores, risk alerts, wording."""
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from auditlog.models import LogEntry
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.audit import record_bulk_changes
+from accounts.models import Membership
+from measures import catalogue
+from measures.definitions import apply_wording, get_instrument
+from measures.models import (
+    Administration,
+    InstrumentWording,
+    Response,
+    RiskAlert,
+    Score,
+    Timepoint,
+)
+from measures.scoring import ScoreResult, score
+from programmes.models import Enrolment
+
+logger = logging.getLogger(__name__)
+
+Status = Administration.Status
+# Not yet begun by anyone: these may be moved or cancelled.
+NOT_STARTED = (Status.SCHEDULED, Status.OPEN)
+ANSWERABLE = (Status.OPEN, Status.IN_PROGRESS)
+ALERT_SUBJECT = "A questionnaire answer needs review in Safeground"
+
+
+class AdministrationClosed(Exception):
+    """The administration can no longer take answers (window closed, cancelled...)."""
+
+
+def _window(start: datetime.date, timepoint: Timepoint):
+    due = start + datetime.timedelta(weeks=timepoint.week)
+    opens = due + datetime.timedelta(days=timepoint.opens_days)
+    closes = due + datetime.timedelta(days=timepoint.closes_days)
+    return due, opens, closes
+
+
+def _status_on(today: datetime.date, opens: datetime.date, closes: datetime.date) -> str:
+    if closes < today:
+        return Status.MISSED
+    if opens <= today:
+        return Status.OPEN
+    return Status.SCHEDULED
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+@transaction.atomic
+def administrations_lay_out(*, enrolment: Enrolment, today: datetime.date | None = None) -> int:
+    """One administration per (timepoint, instrument) of the cohort's programme.
+
+    Windows already closed are MISSED (never sent); windows open today are OPEN. Rows that
+    already exist are left alone, so laying out twice changes nothing.
+    """
+    today = today or timezone.localdate()
+    cohort = enrolment.cohort
+    existing = set(
+        Administration.objects.filter(enrolment=enrolment).values_list(
+            "timepoint_id", "instrument_code"
+        )
+    )
+    new = []
+    for timepoint in Timepoint.objects.filter(programme_id=cohort.programme_id):
+        due, opens, closes = _window(cohort.start_date, timepoint)
+        for code in timepoint.instruments:
+            if (timepoint.pk, code) in existing:
+                continue
+            new.append(
+                Administration(
+                    enrolment=enrolment,
+                    timepoint=timepoint,
+                    instrument_code=code,
+                    due_on=due,
+                    opens_on=opens,
+                    closes_on=closes,
+                    status=_status_on(today, opens, closes),
+                )
+            )
+    created = Administration.objects.bulk_create(new)
+    record_bulk_changes(
+        entries=[(adm, {"status": [None, adm.status]}) for adm in created],
+        action=LogEntry.Action.CREATE,
+    )
+    return len(created)
+
+
+@transaction.atomic
+def administrations_cancel_future(*, enrolment: Enrolment) -> int:
+    """Cancel what the participant has not begun; answers already given stay."""
+    rows = list(
+        Administration.objects.select_for_update()
+        .filter(enrolment=enrolment, status__in=NOT_STARTED, started_at__isnull=True)
+        .select_related("timepoint")
+    )
+    for adm in rows:
+        adm.status = Status.CANCELLED
+    Administration.objects.bulk_update(rows, ["status"])
+    record_bulk_changes(entries=[(adm, {"status": ["not started", adm.status]}) for adm in rows])
+    return len(rows)
+
+
+@transaction.atomic
+def administrations_shift(*, cohort, today: datetime.date | None = None) -> int:
+    """Recompute the windows of every not-started administration from the cohort's new start."""
+    today = today or timezone.localdate()
+    rows = list(
+        Administration.objects.select_for_update()
+        .filter(
+            enrolment__cohort=cohort,
+            status__in=(*NOT_STARTED, Status.MISSED),
+            started_at__isnull=True,
+        )
+        .select_related("timepoint")
+    )
+    changed = []
+    for adm in rows:
+        due, opens, closes = _window(cohort.start_date, adm.timepoint)
+        status = _status_on(today, opens, closes)
+        if (adm.due_on, adm.opens_on, adm.closes_on, adm.status) == (due, opens, closes, status):
+            continue
+        before = adm.due_on
+        adm.due_on, adm.opens_on, adm.closes_on, adm.status = due, opens, closes, status
+        changed.append((adm, {"due_on": [before, due], "status": ["", status]}))
+    Administration.objects.bulk_update(
+        [adm for adm, _ in changed], ["due_on", "opens_on", "closes_on", "status"]
+    )
+    record_bulk_changes(entries=changed)
+    return len(changed)
+
+
+@transaction.atomic
+def administrations_open_due(*, today: datetime.date) -> int:
+    """Open every scheduled administration whose window includes today. Safe to repeat."""
+    rows = list(
+        Administration.objects.select_for_update(skip_locked=True)
+        .filter(status=Status.SCHEDULED, opens_on__lte=today, closes_on__gte=today)
+        .select_related("timepoint")
+    )
+    Administration.objects.filter(pk__in=[a.pk for a in rows], status=Status.SCHEDULED).update(
+        status=Status.OPEN
+    )
+    record_bulk_changes(entries=[(a, {"status": [a.status, Status.OPEN]}) for a in rows])
+    return len(rows)
+
+
+@transaction.atomic
+def administrations_expire(*, today: datetime.date) -> int:
+    """Expire every live administration whose window closed before today. Safe to repeat."""
+    rows = list(
+        Administration.objects.select_for_update(skip_locked=True)
+        .filter(status__in=Administration.LIVE_STATUSES, closes_on__lt=today)
+        .select_related("timepoint")
+    )
+    Administration.objects.filter(
+        pk__in=[a.pk for a in rows], status__in=Administration.LIVE_STATUSES
+    ).update(status=Status.EXPIRED)
+    record_bulk_changes(entries=[(a, {"status": [a.status, Status.EXPIRED]}) for a in rows])
+    return len(rows)
+
+
+@transaction.atomic
+def timepoints_copy(*, source, target) -> int:
+    """Give a new programme version the timepoints of the version it replaces."""
+    have = set(Timepoint.objects.filter(programme=target).values_list("key", flat=True))
+    copies = [
+        Timepoint(
+            programme=target,
+            key=tp.key,
+            name=tp.name,
+            week=tp.week,
+            opens_days=tp.opens_days,
+            closes_days=tp.closes_days,
+            instruments=list(tp.instruments),
+            service_use_period=tp.service_use_period,
+        )
+        for tp in Timepoint.objects.filter(programme=source)
+        if tp.key not in have
+    ]
+    Timepoint.objects.bulk_create(copies)
+    return len(copies)
+
+
+# --------------------------------------------------------------------------- answering
+
+
+def _clean_for_storage(answers: dict) -> dict[str, object]:
+    return {str(number): value for number, value in answers.items()}
+
+
+@transaction.atomic
+def response_save(*, administration_id: int, answers: dict) -> Response:
+    """Store some answers at once (one page), merged over those already given."""
+    adm = Administration.objects.select_for_update().get(pk=administration_id)
+    if adm.status not in ANSWERABLE or adm.closes_on < timezone.localdate():
+        raise AdministrationClosed
+    response, _ = Response.objects.select_for_update().get_or_create(administration=adm)
+    response.answers = {**response.answers, **_clean_for_storage(answers)}
+    response.save(update_fields=["answers", "saved_at"])
+    if adm.status != Status.IN_PROGRESS:
+        adm.status = Status.IN_PROGRESS
+        adm.started_at = adm.started_at or timezone.now()
+        adm.source = Administration.Source.ONLINE
+        adm.save(update_fields=["status", "started_at", "source"])
+    return response
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    administration: Administration
+    # False when it had already been submitted (a double post or a second tab).
+    submitted: bool
+
+
+@transaction.atomic
+def response_submit(*, administration_id: int) -> SubmitOutcome:
+    """Complete an online administration exactly once: score it and raise its risk alerts."""
+    adm = (
+        Administration.objects.select_for_update(of=("self",))
+        .select_related("enrolment__cohort")
+        .get(pk=administration_id)
+    )
+    if adm.status == Status.COMPLETED:
+        return SubmitOutcome(adm, submitted=False)
+    if adm.status not in ANSWERABLE or adm.closes_on < timezone.localdate():
+        raise AdministrationClosed
+    response, _ = Response.objects.get_or_create(administration=adm)
+    wording = InstrumentWording.objects.filter(
+        service_id=adm.enrolment.cohort.service_id, instrument_code=adm.instrument_code
+    ).first()
+    instrument = catalogue.instrument_for(adm.instrument_code, wording)
+    result = score(instrument, response.answers)
+    now = timezone.now()
+    response.submitted_at = now
+    response.save(update_fields=["submitted_at", "saved_at"])
+    _complete(adm, result, source=Administration.Source.ONLINE, when=now, entered_by=None)
+    return SubmitOutcome(adm, submitted=True)
+
+
+@transaction.atomic
+def administration_enter(
+    *,
+    administration: Administration,
+    answers: dict,
+    entered_by,
+    completed_at: datetime.datetime,
+    source: str = Administration.Source.PAPER,
+) -> ScoreResult:
+    """Record a questionnaire completed on paper (or from records) and score it."""
+    adm = (
+        Administration.objects.select_for_update(of=("self",))
+        .select_related("enrolment__cohort")
+        .get(pk=administration.pk)
+    )
+    if adm.status in (Status.COMPLETED, Status.CANCELLED):
+        raise AdministrationClosed
+    result = score(adm.instrument_code, answers)
+    Response.objects.update_or_create(
+        administration=adm,
+        defaults={"answers": _clean_for_storage(answers), "submitted_at": completed_at},
+    )
+    adm.started_at = adm.started_at or completed_at
+    _complete(adm, result, source=source, when=completed_at, entered_by=entered_by)
+    return result
+
+
+def _complete(adm, result: ScoreResult, *, source, when, entered_by) -> None:
+    adm.status = Status.COMPLETED
+    adm.source = source
+    adm.completed_at = when
+    adm.entered_by = entered_by
+    adm.instrument_version = result.version
+    adm.diagnosis = result.diagnosis or ""
+    adm.save(
+        update_fields=[
+            "status",
+            "source",
+            "started_at",
+            "completed_at",
+            "entered_by",
+            "instrument_version",
+            "diagnosis",
+        ]
+    )
+    scores = Score.objects.bulk_create(
+        [
+            Score(
+                administration=adm,
+                scale=scale,
+                value=value,
+                band=result.bands.get(scale) or "",
+                not_scored_reason=result.not_scored.get(scale, "")[:200],
+                instrument_version=result.version,
+            )
+            for scale, value in result.scales.items()
+        ]
+    )
+    record_bulk_changes(
+        entries=[(s, {"value": [None, s.value]}) for s in scores], action=LogEntry.Action.CREATE
+    )
+    alerts = [
+        RiskAlert.objects.create(administration=adm, item=hit.item, severity=hit.severity)
+        for hit in result.risk
+    ]
+    if alerts:
+        alert_ids = [alert.pk for alert in alerts]
+        transaction.on_commit(lambda: risk_alerts_notify(alert_ids=alert_ids))
+
+
+# --------------------------------------------------------------------------- risk alerts
+
+
+def _alert_recipients(cohort) -> list[str]:
+    emails = [u.email for u in cohort.facilitators.filter(is_active=True) if u.email]
+    if emails:
+        return emails
+    # No facilitator named yet: the service's clinicians, so an alert never goes nowhere.
+    return list(
+        Membership.objects.filter(
+            service_id=cohort.service_id,
+            role=Membership.Role.CLINICIAN,
+            user__is_active=True,
+        )
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+
+
+def risk_alerts_notify(*, alert_ids: list[int]) -> None:
+    """E-mail the cohort's facilitators. The message names nobody: only a link to the alert."""
+    alerts = RiskAlert.objects.filter(pk__in=alert_ids).select_related(
+        "administration__enrolment__cohort"
+    )
+    for alert in alerts:
+        recipients = _alert_recipients(alert.administration.enrolment.cohort)
+        if not recipients:
+            logger.error("Risk alert %s has no one to notify", alert.pk)
+            continue
+        url = settings.SITE_URL.rstrip("/") + reverse("measures:alert_detail", args=[alert.pk])
+        body = (
+            "A questionnaire answer needs review in Safeground.\n\n"
+            f"Severity: {alert.get_severity_display()}\n"
+            f"Questionnaire code: {alert.administration.instrument_code}\n\n"
+            f"Open the alert after signing in: {url}\n\n"
+            "Acknowledge it with a note once it has been reviewed.\n"
+        )
+        try:
+            send_mail(ALERT_SUBJECT, body, settings.DEFAULT_FROM_EMAIL, recipients)
+        except Exception:
+            # The alert stays open on the alert list whatever happens to the e-mail.
+            logger.exception("Could not e-mail risk alert %s", alert.pk)
+
+
+@transaction.atomic
+def risk_alert_acknowledge(*, alert: RiskAlert, user, note: str) -> RiskAlert:
+    alert = RiskAlert.objects.select_for_update().get(pk=alert.pk)
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = timezone.now()
+        alert.acknowledged_by = user
+        alert.acknowledgement_note = note.strip()
+        alert.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
+    return alert
+
+
+# --------------------------------------------------------------------------- wording
+
+
+@transaction.atomic
+def wording_import(
+    *,
+    service,
+    instrument_code: str,
+    items: dict,
+    option_labels: dict | None = None,
+    instructions: str = "",
+    imported_by=None,
+    is_placeholder: bool = False,
+) -> InstrumentWording:
+    """Store a service's licensed wording after checking it covers every item and no more.
+
+    Raises ValueError with a message naming the problem (missing or unknown items).
+    """
+    instrument = get_instrument(instrument_code)
+    merged = apply_wording(
+        instrument, items, option_labels=option_labels or None, instructions=instructions or None
+    )
+    wording, _ = InstrumentWording.objects.update_or_create(
+        service=service,
+        instrument_code=instrument_code,
+        defaults={
+            "items": {str(item.number): item.text for item in merged.items},
+            "option_labels": {str(k): str(v).strip() for k, v in (option_labels or {}).items()},
+            "instructions": (instructions or "").strip(),
+            "imported_by": imported_by,
+            "is_placeholder": is_placeholder,
+        },
+    )
+    return wording

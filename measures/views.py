@@ -1,0 +1,318 @@
+"""Staff pages for questionnaires: risk alerts, paper entry, participant links, wording."""
+
+import datetime
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.audit import record_view
+from accounts.models import Service
+from accounts.scope import Can, get_scoped_or_404, require, service_ids, user_can
+from measures import catalogue, links, selectors, services
+from measures.definitions import all_instruments, get_instrument
+from measures.forms import AcknowledgeForm, AdministrationEntryForm, WordingImportForm
+from measures.models import Administration, InstrumentWording, RiskAlert
+from participants.models import Participant
+
+ADMIN_SCOPE = "enrolment__cohort__service"
+
+
+def _participant_url(participant) -> str | None:
+    try:
+        return reverse("participants:detail", args=[participant.pk])
+    except Exception:
+        return None
+
+
+# --------------------------------------------------------------------------- risk alerts
+
+
+@login_required
+def alert_list(request):
+    if not service_ids(request.user, Can.VIEW_CLINICAL):
+        raise PermissionDenied
+    alerts = list(selectors.open_alerts_for(request.user))
+    return render(request, "measures/alert_list.html", {"alerts": alerts})
+
+
+def _alert(request, pk, can):
+    return get_scoped_or_404(
+        request.user,
+        RiskAlert.objects.select_related(
+            "administration__timepoint",
+            "administration__enrolment__participant",
+            "administration__enrolment__cohort",
+            "acknowledged_by",
+        ),
+        can=can,
+        via=selectors.ALERT_SCOPE,
+        pk=pk,
+    )
+
+
+@login_required
+def alert_detail(request, pk):
+    alert = _alert(request, pk, Can.VIEW_CLINICAL)
+    participant = alert.administration.enrolment.participant
+    record_view(participant)
+    service_id = alert.administration.enrolment.cohort.service_id
+    return render(
+        request,
+        "measures/alert_detail.html",
+        {
+            "alert": alert,
+            "participant": participant,
+            "participant_url": _participant_url(participant),
+            "instrument": get_instrument(alert.administration.instrument_code),
+            "form": AcknowledgeForm(),
+            "can_acknowledge": user_can(request.user, Can.CHANGE_CLINICAL, service_id),
+        },
+    )
+
+
+@login_required
+@require_POST
+def alert_acknowledge(request, pk):
+    alert = _alert(request, pk, Can.CHANGE_CLINICAL)
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        participant = alert.administration.enrolment.participant
+        return render(
+            request,
+            "measures/alert_detail.html",
+            {
+                "alert": alert,
+                "participant": participant,
+                "participant_url": _participant_url(participant),
+                "instrument": get_instrument(alert.administration.instrument_code),
+                "form": form,
+                "can_acknowledge": True,
+            },
+        )
+    services.risk_alert_acknowledge(alert=alert, user=request.user, note=form.cleaned_data["note"])
+    messages.success(request, "The alert is acknowledged.")
+    return redirect("measures:alert_list")
+
+
+# --------------------------------------------------------------------------- paper entry
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def administration_enter(request, pk):
+    adm = get_scoped_or_404(
+        request.user,
+        Administration.objects.select_related(
+            "timepoint", "enrolment__participant", "enrolment__cohort"
+        ),
+        can=Can.CHANGE_CLINICAL,
+        via=ADMIN_SCOPE,
+        pk=pk,
+    )
+    participant = adm.enrolment.participant
+    record_view(participant)
+    wording = catalogue.wordings_for(adm.enrolment.cohort.service_id, [adm.instrument_code])
+    instrument = catalogue.instrument_for(adm.instrument_code, wording.get(adm.instrument_code))
+    staff_completed = adm.instrument_code in catalogue.STAFF_COMPLETED
+    closed = adm.status in (Administration.Status.COMPLETED, Administration.Status.CANCELLED)
+    form = AdministrationEntryForm(
+        request.POST or None,
+        instrument=instrument,
+        initial={"completed_on": timezone.localdate()},
+    )
+    if request.method == "POST" and not closed and form.is_valid():
+        try:
+            services.administration_enter(
+                administration=adm,
+                answers=form.answers(),
+                entered_by=request.user,
+                completed_at=form.completed_at(),
+                source=(
+                    Administration.Source.STAFF if staff_completed else Administration.Source.PAPER
+                ),
+            )
+        except services.AdministrationClosed:
+            closed = True
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "The answers are saved and scored.")
+            return redirect("measures:participant_questionnaires", pk=participant.pk)
+    return render(
+        request,
+        "measures/administration_enter.html",
+        {
+            "administration": adm,
+            "participant": participant,
+            "instrument": instrument,
+            "form": form,
+            "closed": closed,
+            "staff_completed": staff_completed,
+        },
+        status=409 if closed and request.method == "POST" else 200,
+    )
+
+
+# --------------------------------------------------------------------------- participant
+
+
+def _participant(request, pk, can):
+    return get_scoped_or_404(request.user, Participant, can=can, pk=pk)
+
+
+@login_required
+def participant_questionnaires(request, pk):
+    participant = _participant(request, pk, Can.VIEW_CLINICAL)
+    record_view(participant)
+    administrations = selectors.participant_administrations(participant)
+    wordings = catalogue.wordings_for(
+        participant.service_id, {adm.instrument_code for adm in administrations}
+    )
+    rows = [
+        {
+            "administration": adm,
+            "instrument": get_instrument(adm.instrument_code),
+            "online": catalogue.answerable_online(adm.instrument_code, wordings),
+            "staff_completed": adm.instrument_code in catalogue.STAFF_COMPLETED,
+            "no_wording_message": (
+                ""
+                if adm.instrument_code in catalogue.STAFF_COMPLETED
+                or catalogue.answerable_online(adm.instrument_code, wordings)
+                else catalogue.no_wording_message(adm.instrument_code)
+            ),
+        }
+        for adm in administrations
+    ]
+    return render(
+        request,
+        "measures/participant_questionnaires.html",
+        {
+            "participant": participant,
+            "participant_url": _participant_url(participant),
+            "rows": rows,
+            "links": selectors.participant_links(participant),
+            "can_change": user_can(request.user, Can.CHANGE_CLINICAL, participant.service_id),
+            "now": timezone.now(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def link_new(request, pk):
+    participant = _participant(request, pk, Can.CHANGE_CLINICAL)
+    due = selectors.participant_due_administrations(participant_id=participant.pk)
+    if not due:
+        messages.error(
+            request,
+            "There is nothing this person can answer online now, so no link was made.",
+        )
+        return redirect("measures:participant_questionnaires", pk=participant.pk)
+    last_close = max(adm.closes_on for adm in due)
+    expires_at = timezone.make_aware(
+        datetime.datetime.combine(last_close + datetime.timedelta(days=1), datetime.time.min)
+    )
+    raw_token = links.link_issue(participant=participant, expires_at=expires_at)
+    record_view(participant)
+    url = settings.SITE_URL.rstrip("/") + reverse("questionnaire:landing", args=[raw_token])
+    response = render(
+        request,
+        "measures/link_new.html",
+        {"participant": participant, "url": url, "expires_at": expires_at},
+    )
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@login_required
+@require_POST
+def links_revoke(request, pk):
+    participant = _participant(request, pk, Can.CHANGE_CLINICAL)
+    count = links.links_revoke_for_participant(participant=participant, revoked_by=request.user)
+    messages.success(
+        request,
+        f"{count} link{'s' if count != 1 else ''} revoked." if count else "No live links.",
+    )
+    return redirect("measures:participant_questionnaires", pk=participant.pk)
+
+
+# --------------------------------------------------------------------------- wording
+
+
+def _managed_service(request, pk) -> Service:
+    if pk not in service_ids(request.user):
+        raise Http404
+    require(request.user, Can.MANAGE_SERVICE, pk)
+    return Service.objects.get(pk=pk)
+
+
+@login_required
+def wording_list(request):
+    managed = service_ids(request.user, Can.MANAGE_SERVICE)
+    if not managed:
+        raise PermissionDenied
+    services_ = list(Service.objects.filter(pk__in=managed))
+    rows = {
+        (w.service_id, w.instrument_code): w
+        for w in InstrumentWording.objects.filter(service__in=services_)
+    }
+    needing = [i for i in all_instruments() if not i.ships_wording]
+    return render(
+        request,
+        "measures/wording_list.html",
+        {
+            "sections": [
+                {
+                    "service": service,
+                    "rows": [
+                        {"instrument": i, "wording": rows.get((service.pk, i.code))}
+                        for i in needing
+                    ],
+                }
+                for service in services_
+            ],
+            "shipped": [i for i in all_instruments() if i.ships_wording],
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def wording_import(request, service_pk, code):
+    service = _managed_service(request, service_pk)
+    try:
+        instrument = get_instrument(code)
+    except ValueError:
+        raise Http404 from None
+    if instrument.ships_wording:
+        raise Http404
+    form = WordingImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        parsed = form.cleaned_data["file"]
+        try:
+            services.wording_import(
+                service=service,
+                instrument_code=code,
+                items=parsed["items"],
+                option_labels=parsed["option_labels"],
+                instructions=parsed["instructions"],
+                imported_by=request.user,
+            )
+        except ValueError as exc:
+            form.add_error("file", str(exc))
+        else:
+            messages.success(request, f"Wording for {instrument.name} is loaded.")
+            return redirect("measures:wording_list")
+    return render(
+        request,
+        "measures/wording_import.html",
+        {"service": service, "instrument": instrument, "form": form},
+    )
