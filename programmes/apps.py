@@ -3,3 +3,35 @@ from django.apps import AppConfig
 
 class ProgrammesConfig(AppConfig):
     name = "programmes"
+
+    def ready(self):
+        from auditlog.registry import auditlog
+
+        from accounts.panels import Panel
+        from participants.panels import participant_page
+        from programmes import models
+        from programmes.selectors import participant_history
+
+        for model in (
+            models.Programme,
+            models.Phase,
+            models.CurriculumWeek,
+            models.Cohort,
+            models.GroupSession,
+            models.Enrolment,
+            models.Attendance,
+        ):
+            auditlog.register(
+                model, m2m_fields={"facilitators"} if model is models.Cohort else None
+            )
+
+        # participants cannot import programmes, so programmes adds its section here.
+        participant_page.register(
+            Panel(
+                key="programmes.enrolments",
+                title="Enrolments and attendance",
+                template="programmes/panels/participant_enrolments.html",
+                context=lambda request, participant: {"history": participant_history(participant)},
+                order=10,
+            )
+        )

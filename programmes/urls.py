@@ -1,5 +1,19 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from programmes import views
 
 app_name = "programmes"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.programme_list, name="programme_list"),
+    path("<int:pk>/edit/", views.programme_edit, name="programme_edit"),
+    path("cohorts/", views.cohort_list, name="cohort_list"),
+    path("cohorts/new/", views.cohort_create, name="cohort_create"),
+    path("cohorts/<int:pk>/", views.cohort_detail, name="cohort_detail"),
+    path("cohorts/<int:pk>/enrol/", views.enrol, name="enrol"),
+    path("cohorts/<int:pk>/move-start/", views.cohort_move_start, name="cohort_move_start"),
+    path("sessions/<int:pk>/register/", views.register, name="register"),
+    path("sessions/<int:pk>/move/", views.session_move, name="session_move"),
+    path("sessions/<int:pk>/cancel/", views.session_cancel, name="session_cancel"),
+    path("enrolments/<int:pk>/end/", views.enrolment_end, name="enrolment_end"),
+]

@@ -1,0 +1,207 @@
+import re
+
+from django import forms
+from django.utils import timezone
+
+from accounts.models import Service
+from participants.forms import DateInput
+from participants.models import Participant
+from programmes.models import Attendance, Cohort, Enrolment, Programme
+from programmes.services import facilitator_candidates
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", **kwargs)
+
+
+class FacilitatorChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.username
+
+
+class CohortForm(forms.Form):
+    service = forms.ModelChoiceField(queryset=None, empty_label=None)
+    programme = forms.ModelChoiceField(
+        queryset=None,
+        empty_label=None,
+        help_text="The cohort keeps this version even if the programme is edited later.",
+    )
+    name = forms.CharField(max_length=120, help_text="For example, “Tuesday group, spring 2026”.")
+    weekday = forms.TypedChoiceField(
+        label="Day of the week", choices=Cohort.Weekday.choices, coerce=int
+    )
+    start_date = forms.DateField(
+        label="Date of the first session",
+        widget=DateInput(),
+        help_text="Must fall on the day of the week above.",
+    )
+    start_time = forms.TimeField(label="Start time", widget=TimeInput())
+    venue = forms.CharField(max_length=200)
+    capacity = forms.IntegerField(
+        min_value=1, max_value=40, initial=10, help_text="Places in the group."
+    )
+    facilitators = FacilitatorChoiceField(
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Clinicians of the cohort's service.",
+    )
+
+    def __init__(self, *args, services, programmes, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = Service.objects.filter(pk__in=[s.pk for s in services])
+        self.fields["programme"].queryset = programmes
+        if len(services) == 1:
+            self.fields["service"].initial = services[0]
+            self.fields["service"].widget = forms.HiddenInput()
+        from accounts.models import User
+
+        self.fields["facilitators"].queryset = User.objects.filter(
+            pk__in=[u.pk for s in services for u in facilitator_candidates(s)]
+        ).order_by("last_name", "first_name", "username")
+
+    def clean(self):
+        data = super().clean()
+        start, weekday = data.get("start_date"), data.get("weekday")
+        if start is not None and weekday is not None and start.weekday() != weekday:
+            self.add_error(
+                "start_date",
+                f"{start:%d/%m/%Y} is a {start:%A}, not a {Cohort.Weekday(weekday).label}. "
+                "Choose a date on the group's day of the week.",
+            )
+        return data
+
+
+class SessionMoveForm(forms.Form):
+    new_date = forms.DateField(label="New date", widget=DateInput())
+    start_time = forms.TimeField(
+        label="New start time", required=False, widget=TimeInput(), help_text="Optional."
+    )
+    reason = forms.CharField(max_length=300, help_text="Shown on the cohort calendar.")
+
+
+class SessionCancelForm(forms.Form):
+    reason = forms.CharField(max_length=300, help_text="Shown on the cohort calendar.")
+
+
+class CohortStartMoveForm(forms.Form):
+    new_start_date = forms.DateField(
+        label="New date of the first session",
+        widget=DateInput(),
+        help_text=(
+            "Every session whose register has not been taken moves by the same number of "
+            "days, and so do questionnaire dates."
+        ),
+    )
+
+
+class ParticipantChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.family_name}, {obj.given_name} ({obj.reference})"
+
+
+class EnrolForm(forms.Form):
+    participant = ParticipantChoiceField(queryset=None, empty_label="Choose a participant")
+    enrolled_on = forms.DateField(label="Enrolment date", widget=DateInput())
+
+    def __init__(self, *args, cohort, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["participant"].queryset = Participant.objects.filter(
+            service_id=cohort.service_id
+        ).order_by("family_name", "given_name", "pk")
+        self.fields["enrolled_on"].initial = timezone.localdate()
+
+
+class EnrolmentEndForm(forms.Form):
+    status = forms.ChoiceField(
+        label="How the enrolment ended",
+        choices=[(s.value, s.label) for s in Enrolment.ENDED_STATUSES],
+        widget=forms.RadioSelect,
+    )
+    ended_on = forms.DateField(label="Date", widget=DateInput())
+    reason = forms.CharField(
+        max_length=300,
+        required=False,
+        help_text="Needed for a withdrawal or discharge. No identifying detail.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ended_on"].initial = timezone.localdate()
+
+
+STATUS_FIELD = re.compile(r"^status_(\d+)$")
+
+
+class RegisterForm(forms.Form):
+    """One radio group per enrolment on the register, and the group note.
+
+    Any `status_<id>` sent, including for enrolments no longer on the register, reaches
+    attendance_record, which refuses the whole submit with a clear message.
+    """
+
+    group_note = forms.CharField(
+        label="Group note",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Themes of the session only: no names or identifying detail.",
+    )
+
+    def __init__(self, *args, rows, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = rows
+        for enrolment, status in rows:
+            self.fields[f"status_{enrolment.pk}"] = forms.ChoiceField(
+                label=enrolment.participant.full_name,
+                choices=Attendance.Status.choices,
+                widget=forms.RadioSelect,
+                initial=status or None,
+                error_messages={"required": "Choose a status."},
+            )
+
+    def statuses(self) -> dict[int, str]:
+        sent = {}
+        for key in self.data:
+            match = STATUS_FIELD.match(key)
+            if match:
+                sent[int(match.group(1))] = self.data[key]
+        return sent
+
+    def table(self):
+        """(enrolment, bound field) per row, for the register table."""
+        return [(enrolment, self[f"status_{enrolment.pk}"]) for enrolment, _ in self.rows]
+
+
+class ProgrammeEditForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args, programme: Programme, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].initial = programme.name
+        self.fields["description"].initial = programme.description
+        self.phases = list(programme.phases.order_by("order"))
+        self.weeks = list(programme.curriculum.order_by("week"))
+        for phase in self.phases:
+            self.fields[f"phase_{phase.order}"] = forms.CharField(
+                label=f"Phase {phase.order} name (weeks {phase.start_week}–{phase.end_week})",
+                max_length=120,
+                initial=phase.name,
+            )
+        for week in self.weeks:
+            self.fields[f"week_{week.week}"] = forms.CharField(
+                label=f"Week {week.week} theme",
+                max_length=200,
+                required=False,
+                initial=week.theme,
+            )
+
+    def phase_names(self) -> dict[int, str]:
+        return {p.order: self.cleaned_data[f"phase_{p.order}"] for p in self.phases}
+
+    def themes(self) -> dict[int, str]:
+        return {w.week: self.cleaned_data[f"week_{w.week}"] for w in self.weeks}

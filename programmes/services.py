@@ -1,0 +1,462 @@
+"""Writes for programmes, cohorts, sessions, enrolments and the register.
+
+Each function is atomic and announces what higher layers react to through
+programmes.events inside the same transaction.
+"""
+
+import datetime
+from collections.abc import Iterable, Mapping
+from functools import cache
+
+import holidays
+from auditlog.models import LogEntry
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from accounts.audit import record_bulk_changes
+from accounts.models import Membership, Service
+from participants.models import Participant
+from programmes import events
+from programmes.models import (
+    Attendance,
+    Cohort,
+    CurriculumWeek,
+    Enrolment,
+    GroupSession,
+    Phase,
+    Programme,
+)
+from programmes.selectors import enrolments_open_at
+
+
+@cache
+def _bank_holidays(year: int):
+    return holidays.country_holidays("GB", subdiv="ENG", years=year)
+
+
+def bank_holiday_name(day: datetime.date) -> str:
+    """The bank holiday in England and Wales on `day`, or ""."""
+    name = _bank_holidays(day.year).get(day) or ""
+    return name[:100]
+
+
+def _day(day: datetime.date, fmt: str = "j F Y") -> str:
+    return date_format(day, fmt)
+
+
+def facilitator_candidates(service: Service):
+    from accounts.models import User
+
+    return User.objects.filter(
+        is_active=True,
+        memberships__service=service,
+        memberships__role=Membership.Role.CLINICIAN,
+    ).order_by("last_name", "first_name", "username")
+
+
+# Cohorts and sessions ------------------------------------------------------------------
+
+
+@transaction.atomic
+def cohort_create(
+    *,
+    service: Service,
+    programme: Programme,
+    name: str,
+    start_date: datetime.date,
+    start_time: datetime.time,
+    venue: str,
+    capacity: int,
+    weekday: int | None = None,
+    facilitators: Iterable = (),
+) -> Cohort:
+    """Create a cohort and lay out one session per week in which its programme's group meets."""
+    name = name.strip()
+    errors: dict[str, list[str]] = {}
+    if not programme.is_current:
+        errors["programme"] = [
+            "This programme has a newer version. Choose the current version for a new cohort."
+        ]
+    elif programme.service_id not in (None, service.pk):
+        errors["programme"] = ["This programme belongs to another service."]
+    if weekday is not None and start_date.weekday() != weekday:
+        errors["start_date"] = [
+            f"{_day(start_date)} is a {_day(start_date, 'l')}, not a "
+            f"{Cohort.Weekday(weekday).label}. Choose a start date on the group's weekday."
+        ]
+    if capacity is None or capacity < 1:
+        errors["capacity"] = ["A cohort needs at least one place."]
+    if Cohort.objects.filter(service=service, name=name).exists():
+        errors["name"] = ["Your service already has a cohort with this name."]
+    facilitators = list(facilitators)
+    allowed = set(facilitator_candidates(service).values_list("pk", flat=True))
+    if any(user.pk not in allowed for user in facilitators):
+        errors["facilitators"] = ["Facilitators must be clinicians of the cohort's service."]
+    if errors:
+        raise ValidationError(errors)
+
+    cohort = Cohort.objects.create(
+        service=service,
+        programme=programme,
+        name=name,
+        start_date=start_date,
+        weekday=start_date.weekday(),
+        start_time=start_time,
+        venue=venue,
+        capacity=capacity,
+    )
+    if facilitators:
+        cohort.facilitators.set(facilitators)
+
+    themes = dict(CurriculumWeek.objects.filter(programme=programme).values_list("week", "theme"))
+    sessions = []
+    for phase in Phase.objects.filter(programme=programme, group_meets=True).order_by("order"):
+        for week in range(phase.start_week, phase.end_week + 1):
+            day = cohort.week_date(week)
+            sessions.append(
+                GroupSession(
+                    cohort=cohort,
+                    phase=phase,
+                    number=len(sessions) + 1,
+                    week=week,
+                    theme=themes.get(week, ""),
+                    planned_date=day,
+                    date=day,
+                    start_time=start_time,
+                    bank_holiday=bank_holiday_name(day),
+                )
+            )
+    GroupSession.objects.bulk_create(sessions)
+    record_bulk_changes(
+        entries=[(s, {"date": [None, s.date]}) for s in sessions if s.pk],
+        action=LogEntry.Action.CREATE,
+    )
+    return cohort
+
+
+@transaction.atomic
+def session_move(
+    *,
+    session: GroupSession,
+    new_date: datetime.date,
+    reason: str,
+    start_time: datetime.time | None = None,
+) -> GroupSession:
+    """Move one session. Every other session keeps its date."""
+    session = GroupSession.objects.select_for_update().get(pk=session.pk)
+    reason = (reason or "").strip()
+    _refuse_if_settled(session, "moved")
+    new_time = start_time or session.start_time
+    if not reason:
+        raise ValidationError({"reason": ["Give a reason for moving the session."]})
+    if new_date == session.date and new_time == session.start_time:
+        raise ValidationError({"new_date": ["The session is already on this date and time."]})
+    clash = (
+        GroupSession.objects.filter(cohort_id=session.cohort_id, date=new_date)
+        .exclude(status=GroupSession.Status.CANCELLED)
+        .exclude(pk=session.pk)
+        .first()
+    )
+    if clash is not None:
+        raise ValidationError(
+            {
+                "new_date": [
+                    f"Session {clash.number} of this cohort is already on "
+                    f"{_day(new_date)}. Choose another date, or move that session first."
+                ]
+            }
+        )
+    session.date = new_date
+    session.start_time = new_time
+    session.status = GroupSession.Status.MOVED
+    session.change_reason = reason[:300]
+    session.bank_holiday = bank_holiday_name(new_date)
+    session.save(update_fields=["date", "start_time", "status", "change_reason", "bank_holiday"])
+    return session
+
+
+@transaction.atomic
+def session_cancel(*, session: GroupSession, reason: str) -> GroupSession:
+    session = GroupSession.objects.select_for_update().get(pk=session.pk)
+    reason = (reason or "").strip()
+    _refuse_if_settled(session, "cancelled")
+    if not reason:
+        raise ValidationError({"reason": ["Give a reason for cancelling the session."]})
+    session.status = GroupSession.Status.CANCELLED
+    session.change_reason = reason[:300]
+    session.save(update_fields=["status", "change_reason"])
+    return session
+
+
+def _refuse_if_settled(session: GroupSession, verb: str) -> None:
+    if session.status == GroupSession.Status.CANCELLED:
+        raise ValidationError(f"This session was cancelled, so it cannot be {verb}.")
+    if session.register_taken_at is not None:
+        raise ValidationError(
+            f"The register for this session has been taken, so it cannot be {verb}."
+        )
+
+
+@transaction.atomic
+def cohort_start_move(*, cohort: Cohort, new_start_date: datetime.date) -> Cohort:
+    """Move the start date, and every session whose register is not yet taken, by one offset."""
+    cohort = Cohort.objects.select_for_update().get(pk=cohort.pk)
+    offset = new_start_date - cohort.start_date
+    if not offset:
+        raise ValidationError({"new_start_date": ["The cohort already starts on this date."]})
+    sessions = list(cohort.sessions.order_by("date", "number"))
+    moving = [s for s in sessions if s.register_taken_at is None]
+    held_dates = {
+        s.date
+        for s in sessions
+        if s.register_taken_at is not None and s.status != GroupSession.Status.CANCELLED
+    }
+    clashes = sorted(
+        s.number
+        for s in moving
+        if s.status != GroupSession.Status.CANCELLED and s.date + offset in held_dates
+    )
+    if clashes:
+        raise ValidationError(
+            {
+                "new_start_date": [
+                    "This would put session "
+                    + ", ".join(str(n) for n in clashes)
+                    + " on the date of a session whose register has been taken. "
+                    "Choose another date."
+                ]
+            }
+        )
+    previous_start_date = cohort.start_date
+    cohort.start_date = new_start_date
+    cohort.weekday = new_start_date.weekday()
+    cohort.save(update_fields=["start_date", "weekday"])
+    # One row at a time, in the direction of travel, so that no session ever lands on a date
+    # another session has not yet left (the one-per-day constraint is checked per row).
+    for session in sorted(moving, key=lambda s: s.date, reverse=offset.days > 0):
+        session.date += offset
+        session.planned_date += offset
+        session.bank_holiday = bank_holiday_name(session.date)
+        session.save(update_fields=["date", "planned_date", "bank_holiday"])
+    events.cohort_rescheduled.send(
+        sender=Cohort, cohort=cohort, previous_start_date=previous_start_date
+    )
+    return cohort
+
+
+# Enrolments ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def enrolment_create(
+    *, cohort: Cohort, participant: Participant, enrolled_on: datetime.date | None = None
+) -> Enrolment:
+    # The lock makes the capacity check and the insert one step for concurrent enrolments.
+    cohort = Cohort.objects.select_for_update().get(pk=cohort.pk)
+    enrolled_on = enrolled_on or timezone.localdate()
+    if participant.service_id != cohort.service_id:
+        raise ValidationError({"participant": ["This participant is not in the cohort's service."]})
+    open_enrolments = Enrolment.objects.filter(cohort=cohort, status__in=Enrolment.OPEN_STATUSES)
+    if open_enrolments.filter(participant=participant).exists():
+        raise ValidationError({"participant": ["This participant is already enrolled here."]})
+    taken = open_enrolments.count()
+    if taken >= cohort.capacity:
+        raise ValidationError(
+            f"This cohort is full: {taken} of {cohort.capacity} places are taken. "
+            "End an enrolment or raise the capacity first."
+        )
+    enrolment = Enrolment.objects.create(
+        cohort=cohort,
+        participant=participant,
+        status=Enrolment.Status.ACTIVE,
+        enrolled_on=enrolled_on,
+    )
+    events.enrolment_started.send(sender=Enrolment, enrolment=enrolment)
+    return enrolment
+
+
+@transaction.atomic
+def enrolment_end(
+    *, enrolment: Enrolment, status: str, ended_on: datetime.date, reason: str = ""
+) -> Enrolment:
+    """Withdraw, discharge or complete an enrolment."""
+    enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not enrolment.is_open:
+        raise ValidationError("This enrolment has already ended.")
+    if status not in Enrolment.ENDED_STATUSES:
+        errors["status"] = ["Choose completed, withdrawn or discharged."]
+    if ended_on is None:
+        errors["ended_on"] = ["Give the date the enrolment ended."]
+    elif ended_on < enrolment.enrolled_on:
+        errors["ended_on"] = [
+            f"The end date cannot be before the enrolment date ({_day(enrolment.enrolled_on)})."
+        ]
+    if status != Enrolment.Status.COMPLETED and not reason:
+        errors["reason"] = ["Give a reason for the withdrawal or discharge."]
+    if errors:
+        raise ValidationError(errors)
+    enrolment.status = status
+    enrolment.ended_on = ended_on
+    enrolment.end_reason = reason[:300]
+    enrolment.save(update_fields=["status", "ended_on", "end_reason"])
+    events.enrolment_ended.send(sender=Enrolment, enrolment=enrolment)
+    return enrolment
+
+
+# The register --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def attendance_record(
+    *, session: GroupSession, statuses: Mapping[int, str], group_note: str, by
+) -> GroupSession:
+    """Record the whole register of one session in one go; a second submit updates it.
+
+    `statuses` maps enrolment id to an Attendance status and must cover every enrolment
+    open at the session. Runs a fixed number of queries, whatever the size of the group.
+    """
+    session = GroupSession.objects.select_for_update().get(pk=session.pk)
+    if session.status == GroupSession.Status.CANCELLED:
+        raise ValidationError("This session was cancelled, so it has no register.")
+    if session.date > timezone.localdate():
+        raise ValidationError(
+            f"This session is on {_day(session.date)}. "
+            "Its register can be taken on the day or afterwards."
+        )
+    statuses = {int(k): v for k, v in statuses.items()}
+    known = set(Attendance.Status.values)
+    if any(value not in known for value in statuses.values()):
+        raise ValidationError("Choose one of the listed statuses for each participant.")
+    enrolments = {e.pk: e for e in enrolments_open_at(session)}
+    not_open = set(statuses) - set(enrolments)
+    if not_open:
+        raise ValidationError(
+            f"{len(not_open)} of the statuses sent are for people who are not enrolled at this "
+            "session (for example, they have been withdrawn or discharged). Nothing was saved: "
+            "reload the register and submit it again."
+        )
+    if set(enrolments) - set(statuses):
+        raise ValidationError("Choose a status for everyone on the register.")
+
+    now = timezone.now()
+    existing = {a.enrolment_id: a for a in Attendance.objects.filter(session=session)}
+    created, changed, created_log, changed_log = [], [], [], []
+    for enrolment_id, status in statuses.items():
+        row = existing.get(enrolment_id)
+        if row is None:
+            row = Attendance(
+                session=session,
+                enrolment=enrolments[enrolment_id],
+                status=status,
+                recorded_by=by,
+                recorded_at=now,
+            )
+            created.append(row)
+        elif row.status != status:
+            changed_log.append((row, {"status": [row.status, status]}))
+            row.status, row.recorded_by, row.recorded_at = status, by, now
+            changed.append(row)
+    Attendance.objects.bulk_create(created)
+    Attendance.objects.bulk_update(changed, ["status", "recorded_by", "recorded_at"])
+    created_log = [(row, {"status": [None, row.status]}) for row in created if row.pk]
+    record_bulk_changes(entries=created_log, action=LogEntry.Action.CREATE)
+    record_bulk_changes(entries=changed_log)
+
+    session.group_note = (group_note or "").strip()
+    session.register_taken_at = now
+    session.register_taken_by = by
+    session.save(update_fields=["group_note", "register_taken_at", "register_taken_by"])
+    return session
+
+
+# Programmes ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def programme_revise(
+    *,
+    programme: Programme,
+    by,
+    name: str | None = None,
+    description: str | None = None,
+    phase_names: Mapping[int, str] | None = None,
+    themes: Mapping[int, str] | None = None,
+) -> Programme:
+    """Save edits as a new current version. Cohorts keep the version they started with.
+
+    `phase_names` maps phase order to name; `themes` maps programme week to theme.
+    Sends events.programme_revised so higher layers copy what they attach (timepoints).
+    """
+    old = Programme.objects.select_for_update().get(pk=programme.pk)
+    if not old.is_current:
+        raise ValidationError("A newer version of this programme exists. Edit that one.")
+    phases = list(old.phases.order_by("order"))
+    weeks = {c.week: c for c in old.curriculum.order_by("week")}
+    phase_names = {int(k): v.strip() for k, v in (phase_names or {}).items()}
+    themes = {int(k): v.strip() for k, v in (themes or {}).items()}
+    new_name = (name if name is not None else old.name).strip()
+    new_description = (description if description is not None else old.description).strip()
+
+    errors: dict[str, list[str]] = {}
+    if not new_name:
+        errors["name"] = ["A programme needs a name."]
+    if any(not v for v in phase_names.values()):
+        errors.setdefault("__all__", []).append("Every phase needs a name.")
+    if set(phase_names) - {p.order for p in phases}:
+        errors.setdefault("__all__", []).append("One of the phases does not exist.")
+    if errors:
+        raise ValidationError(errors)
+    new_themes = {week: c.theme for week, c in weeks.items()}
+    for week, theme in themes.items():
+        if theme:
+            new_themes[week] = theme
+        else:
+            new_themes.pop(week, None)
+    unchanged = (
+        new_name == old.name
+        and new_description == old.description
+        and all(phase_names.get(p.order, p.name) == p.name for p in phases)
+        and new_themes == {week: c.theme for week, c in weeks.items()}
+    )
+    if unchanged:
+        raise ValidationError("Nothing has changed, so no new version was made.")
+
+    version = Programme.objects.filter(key=old.key).aggregate(v=Max("version"))["v"] + 1
+    old.is_current = False
+    old.save(update_fields=["is_current"])
+    new = Programme.objects.create(
+        key=old.key,
+        version=version,
+        name=new_name,
+        description=new_description,
+        service=old.service,
+        is_current=True,
+        default_capacity=old.default_capacity,
+        session_minutes=old.session_minutes,
+        total_weeks=old.total_weeks,
+        created_by=by,
+    )
+    Phase.objects.bulk_create(
+        [
+            Phase(
+                programme=new,
+                order=p.order,
+                name=phase_names.get(p.order, p.name),
+                kind=p.kind,
+                start_week=p.start_week,
+                weeks=p.weeks,
+                group_meets=p.group_meets,
+            )
+            for p in phases
+        ]
+    )
+    CurriculumWeek.objects.bulk_create(
+        [CurriculumWeek(programme=new, week=w, theme=t) for w, t in sorted(new_themes.items())]
+    )
+    events.programme_revised.send(sender=Programme, programme=new, previous=old)
+    return new

@@ -1,0 +1,333 @@
+from auditlog.models import LogEntry
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from accounts.audit import record_bulk_changes
+from accounts.models import Service
+from accounts.scope import Can, get_scoped_or_404, roles_by_service, service_ids
+from participants.forms import add_service_errors
+from programmes import selectors, services
+from programmes.forms import (
+    CohortForm,
+    CohortStartMoveForm,
+    EnrolForm,
+    EnrolmentEndForm,
+    ProgrammeEditForm,
+    RegisterForm,
+    SessionCancelForm,
+    SessionMoveForm,
+)
+from programmes.models import Cohort, Enrolment, GroupSession, Programme
+from programmes.panels import cohort_page
+
+
+def _require_any(user, can: Can) -> list[int]:
+    ids = service_ids(user, can)
+    if not ids:
+        raise PermissionDenied
+    return ids
+
+
+def _record_access(participants) -> None:
+    """Pages listing participants by name log one access row each, in one query."""
+    record_bulk_changes(entries=[(p, {}) for p in participants], action=LogEntry.Action.ACCESS)
+
+
+# Cohorts ------------------------------------------------------------------------------
+
+
+@login_required
+def cohort_list(request):
+    _require_any(request.user, Can.VIEW_CLINICAL)
+    cohorts = list(selectors.cohorts_for(request.user))
+    return render(
+        request,
+        "programmes/cohort_list.html",
+        {"cohorts": cohorts, "today": timezone.localdate()},
+    )
+
+
+@login_required
+def cohort_detail(request, pk):
+    cohort = get_scoped_or_404(
+        request.user,
+        Cohort.objects.select_related("service", "programme"),
+        can=Can.VIEW_CLINICAL,
+        pk=pk,
+    )
+    overview = selectors.cohort_overview(cohort)
+    _record_access([row.enrolment.participant for row in overview.rows])
+    return render(
+        request,
+        "programmes/cohort_detail.html",
+        {
+            "cohort": cohort,
+            "overview": overview,
+            "facilitators": list(cohort.facilitators.all()),
+            "can_change": Can.CHANGE_CLINICAL in _capabilities(request.user, cohort.service_id),
+            "panels": cohort_page.render_context(request, cohort),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _capabilities(user, service_id):
+    from accounts.scope import CAPABILITIES
+
+    role = roles_by_service(user).get(service_id)
+    return CAPABILITIES[role] if role else frozenset()
+
+
+@login_required
+def cohort_create(request):
+    ids = _require_any(request.user, Can.CHANGE_CLINICAL)
+    service_list = list(Service.objects.filter(pk__in=ids).order_by("name"))
+    programmes = Programme.objects.filter(
+        Q(service__isnull=True) | Q(service__in=ids), is_current=True
+    ).order_by("name")
+    form = CohortForm(request.POST or None, services=service_list, programmes=programmes)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            cohort = services.cohort_create(
+                service=data["service"],
+                programme=data["programme"],
+                name=data["name"],
+                start_date=data["start_date"],
+                start_time=data["start_time"],
+                venue=data["venue"],
+                capacity=data["capacity"],
+                weekday=data["weekday"],
+                facilitators=data["facilitators"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Cohort created and its sessions laid out.")
+            return redirect(cohort)
+    return render(request, "programmes/cohort_form.html", {"form": form})
+
+
+@login_required
+def cohort_move_start(request, pk):
+    cohort = get_scoped_or_404(request.user, Cohort, can=Can.CHANGE_CLINICAL, pk=pk)
+    form = CohortStartMoveForm(request.POST or None, initial={"new_start_date": cohort.start_date})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.cohort_start_move(
+                cohort=cohort, new_start_date=form.cleaned_data["new_start_date"]
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Start date moved; sessions not yet held moved with it.")
+            return redirect(cohort)
+    return render(request, "programmes/cohort_move_start.html", {"form": form, "cohort": cohort})
+
+
+# Sessions -----------------------------------------------------------------------------
+
+
+def _session(request, pk, can=Can.CHANGE_CLINICAL) -> GroupSession:
+    return get_scoped_or_404(
+        request.user,
+        GroupSession.objects.select_related("cohort", "cohort__service", "phase"),
+        can=can,
+        via="cohort__service",
+        pk=pk,
+    )
+
+
+@login_required
+def session_move(request, pk):
+    session = _session(request, pk)
+    form = SessionMoveForm(
+        request.POST or None,
+        initial={"new_date": session.date, "start_time": session.start_time},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.session_move(
+                session=session,
+                new_date=data["new_date"],
+                start_time=data["start_time"],
+                reason=data["reason"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Session {session.number} moved.")
+            return redirect(session.cohort)
+    return render(
+        request,
+        "programmes/session_change.html",
+        {"form": form, "session": session, "action": "Move"},
+    )
+
+
+@login_required
+def session_cancel(request, pk):
+    session = _session(request, pk)
+    form = SessionCancelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.session_cancel(session=session, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Session {session.number} cancelled.")
+            return redirect(session.cohort)
+    return render(
+        request,
+        "programmes/session_change.html",
+        {"form": form, "session": session, "action": "Cancel"},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def register(request, pk):
+    session = _session(request, pk)
+    rows = selectors.register_rows(session)
+    form = RegisterForm(
+        request.POST or None,
+        rows=rows,
+        initial={"group_note": session.group_note},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.attendance_record(
+                session=session,
+                statuses=form.statuses(),
+                group_note=form.cleaned_data["group_note"],
+                by=request.user,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Register for session {session.number} saved.")
+            return redirect(session.cohort)
+    _record_access([enrolment.participant for enrolment, _ in rows])
+    return render(
+        request,
+        "programmes/register.html",
+        {
+            "form": form,
+            "session": session,
+            "cohort": session.cohort,
+            "is_future": session.date > timezone.localdate(),
+        },
+    )
+
+
+# Enrolments ---------------------------------------------------------------------------
+
+
+@login_required
+def enrol(request, pk):
+    cohort = get_scoped_or_404(request.user, Cohort, can=Can.CHANGE_CLINICAL, pk=pk)
+    form = EnrolForm(request.POST or None, cohort=cohort)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.enrolment_create(
+                cohort=cohort,
+                participant=form.cleaned_data["participant"],
+                enrolled_on=form.cleaned_data["enrolled_on"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Participant enrolled.")
+            return redirect(cohort)
+    return render(request, "programmes/enrol.html", {"form": form, "cohort": cohort})
+
+
+@login_required
+def enrolment_end(request, pk):
+    enrolment = get_scoped_or_404(
+        request.user,
+        Enrolment.objects.select_related("cohort", "participant"),
+        can=Can.CHANGE_CLINICAL,
+        via="cohort__service",
+        pk=pk,
+    )
+    form = EnrolmentEndForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.enrolment_end(
+                enrolment=enrolment,
+                status=data["status"],
+                ended_on=data["ended_on"],
+                reason=data["reason"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Enrolment ended.")
+            return redirect(enrolment.cohort)
+    _record_access([enrolment.participant])
+    return render(request, "programmes/enrolment_end.html", {"form": form, "enrolment": enrolment})
+
+
+# Programmes ---------------------------------------------------------------------------
+
+
+@login_required
+def programme_list(request):
+    if not roles_by_service(request.user):
+        raise PermissionDenied
+    programmes = list(selectors.programmes_visible_to(request.user).prefetch_related("phases"))
+    return render(
+        request,
+        "programmes/programme_list.html",
+        {
+            "programmes": programmes,
+            "can_edit": bool(service_ids(request.user, Can.MANAGE_SERVICE)),
+        },
+    )
+
+
+@login_required
+def programme_edit(request, pk):
+    programme = _programme_for_edit(request.user, pk)
+    form = ProgrammeEditForm(request.POST or None, programme=programme)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new = services.programme_revise(
+                programme=programme,
+                by=request.user,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                phase_names=form.phase_names(),
+                themes=form.themes(),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Saved as version {new.version}. Cohorts already running keep their version.",
+            )
+            return redirect("programmes:programme_list")
+    return render(request, "programmes/programme_edit.html", {"form": form, "programme": programme})
+
+
+def _programme_for_edit(user, pk) -> Programme:
+    """Shared defaults are edited by any administrator; a service's own by its administrators."""
+    visible = selectors.programmes_visible_to(user)
+    programme = visible.filter(pk=pk).first()
+    if programme is None:
+        from django.http import Http404
+
+        raise Http404
+    allowed = service_ids(user, Can.MANAGE_SERVICE)
+    if not allowed or (programme.service_id is not None and programme.service_id not in allowed):
+        raise PermissionDenied
+    return programme
