@@ -168,22 +168,26 @@ def messages_claim(*, now: datetime.datetime, limit: int, worker: str) -> Claim:
     token = f"{worker[:60]}:{uuid.uuid4().hex[:12]}"
     table = Message._meta.db_table
     if connection.vendor == "postgresql":
-        # SKIP LOCKED lets two dispatchers run side by side, each taking different rows;
-        # the outer status test re-checks rows another claimer changed since the snapshot.
+        # SKIP LOCKED lets two dispatchers run side by side, each taking different rows.
+        # The CTE is evaluated once (a subquery under IN may be re-run and take more than
+        # LIMIT rows).
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                UPDATE {table} SET status = 'sending', claimed_at = %s, claimed_by = %s
-                WHERE status = 'pending' AND id IN (
+                WITH picked AS (
                     SELECT id FROM {table}
                     WHERE status = 'pending' AND due_at <= %s
                     ORDER BY due_at
                     LIMIT %s
                     FOR UPDATE SKIP LOCKED
                 )
-                RETURNING id
+                UPDATE {table} AS message
+                SET status = 'sending', claimed_at = %s, claimed_by = %s
+                FROM picked
+                WHERE message.id = picked.id
+                RETURNING message.id
                 """,  # noqa: S608 - the table name is the model's, not input
-                [now, token, now, limit],
+                [now, limit, now, token],
             )
             ids = sorted(row[0] for row in cursor.fetchall())
     else:
