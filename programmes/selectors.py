@@ -114,9 +114,9 @@ def cohort_overview(cohort: Cohort) -> CohortOverview:
         )
     )
     marks = list(
-        Attendance.objects.filter(session__cohort=cohort).values_list(
-            "session_id", "enrolment_id", "status"
-        )
+        Attendance.objects.filter(session__cohort=cohort)
+        .order_by()
+        .values_list("session_id", "enrolment_id", "status")
     )
 
     by_id = {s.pk: s for s in sessions}
@@ -182,7 +182,7 @@ def register_rows(session: GroupSession) -> list[tuple[Enrolment, str]]:
     """The register: each enrolment open at the session and its recorded status, or ""."""
     enrolments = list(enrolments_open_at(session))
     recorded = dict(
-        Attendance.objects.filter(session=session).values_list("enrolment_id", "status")
+        Attendance.objects.filter(session=session).order_by().values_list("enrolment_id", "status")
     )
     return [(e, recorded.get(e.pk, "")) for e in enrolments]
 
