@@ -11,12 +11,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
+            "--drain",
+            action="store_true",
+            help="Repeat until nothing is due (e.g. to clear a backlog after an outage).",
+        )
+        parser.add_argument(
             "--in-process",
             action="store_true",
             help="Send the claimed messages here instead of queueing them (no broker needed).",
         )
 
-    def handle(self, *args, in_process=False, **options):
+    def handle(self, *args, in_process=False, drain=False, **options):
+        kwargs = {}
         if in_process:
             from reminders.services import message_send
 
@@ -24,7 +30,14 @@ class Command(BaseCommand):
                 for message_id in claim.ids:
                     message_send(message_id=message_id, claim=claim.token)
 
-            report = dispatch(enqueue=enqueue)
-        else:
-            report = dispatch()
-        self.stdout.write("Planned {planned}, swept {swept}, claimed {claimed}.".format(**report))
+            kwargs["enqueue"] = enqueue
+        total = 0
+        while True:
+            report = dispatch(**kwargs)
+            total += report["claimed"]
+            self.stdout.write(
+                "Planned {planned}, swept {swept}, claimed {claimed}.".format(**report)
+            )
+            if not drain or not report["claimed"]:
+                break
+        self.stdout.write(f"Claimed in all: {total}")
