@@ -202,7 +202,11 @@ def _clean_for_storage(answers: dict) -> dict[str, object]:
 @transaction.atomic
 def response_save(*, administration_id: int, answers: dict) -> Response:
     """Store some answers at once (one page), merged over those already given."""
-    adm = Administration.objects.select_for_update().get(pk=administration_id)
+    adm = (
+        Administration.objects.select_for_update(of=("self",))
+        .select_related("timepoint")
+        .get(pk=administration_id)
+    )
     if adm.status not in ANSWERABLE or adm.closes_on < timezone.localdate():
         raise AdministrationClosed
     response, _ = Response.objects.select_for_update().get_or_create(administration=adm)
@@ -228,7 +232,7 @@ def response_submit(*, administration_id: int) -> SubmitOutcome:
     """Complete an online administration exactly once: score it and raise its risk alerts."""
     adm = (
         Administration.objects.select_for_update(of=("self",))
-        .select_related("enrolment__cohort")
+        .select_related("enrolment__cohort", "timepoint")
         .get(pk=administration_id)
     )
     if adm.status == Status.COMPLETED:
@@ -260,7 +264,7 @@ def administration_enter(
     """Record a questionnaire completed on paper (or from records) and score it."""
     adm = (
         Administration.objects.select_for_update(of=("self",))
-        .select_related("enrolment__cohort")
+        .select_related("enrolment__cohort", "timepoint")
         .get(pk=administration.pk)
     )
     if adm.status in (Status.COMPLETED, Status.CANCELLED):

@@ -26,7 +26,7 @@ ADMIN_SCOPE = "enrolment__cohort__service"
 
 def _participant_url(participant) -> str | None:
     try:
-        return reverse("participants:detail", args=[participant.pk])
+        return reverse("participants:participant_detail", args=[participant.pk])
     except Exception:
         return None
 

@@ -1,0 +1,109 @@
+"""Query budgets: the same number of queries however much history a participant has."""
+
+import datetime
+
+import pytest
+from django.template.loader import render_to_string
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.panels import Panel
+from measures import panels, services
+from measures.models import Administration
+from tests.factories import EnrolmentFactory
+from tests.questionnaires.conftest import START, exchange, issue
+
+pytestmark = pytest.mark.django_db
+
+TIMEPOINTS = ["baseline", "week12", "week32", "week52", "week104"]
+
+
+def _participant_with_history(cohort, completed: int):
+    enrolment = EnrolmentFactory(cohort=cohort, enrolled_on=START)
+    services.administrations_lay_out(enrolment=enrolment)
+    for index, key in enumerate(TIMEPOINTS[:completed]):
+        for code in ("core10", "dass21"):
+            adm = Administration.objects.get(
+                enrolment=enrolment, timepoint__key=key, instrument_code=code
+            )
+            count = 10 if code == "core10" else 21
+            services.administration_enter(
+                administration=adm,
+                answers=dict.fromkeys(range(1, count + 1), max(0, 3 - index)),
+                entered_by=None,
+                completed_at=timezone.now() - datetime.timedelta(days=10 - index),
+            )
+    return enrolment.participant
+
+
+# Pinned on purpose: a change here means a page grew a query per row or lost one.
+PANEL_QUERIES = 3  # completed administrations, their scores, open alerts
+
+
+@pytest.mark.parametrize("completed", [1, 5])
+def test_trajectory_panel_runs_the_same_queries_for_1_and_5_timepoints(
+    completed, cohort, clinician, frozen, django_assert_num_queries
+):
+    participant = _participant_with_history(cohort, completed)
+    request = RequestFactory().get("/")
+    request.user = clinician
+    clinician._safeground_roles = {cohort.service_id: "clinician"}
+    with django_assert_num_queries(PANEL_QUERIES):
+        context = panels.participant_panel(request, participant)
+        html = render_to_string(
+            "measures/panels/participant.html",
+            {
+                "panel": {
+                    "panel": Panel("measures", "Questionnaires", "", panels.participant_panel),
+                    **context,
+                },
+                "csp_nonce": "n",
+            },
+        )
+    # Four scales (core10 total and three DASS-21 scales), each with one row per timepoint.
+    assert len(context["scales"]) == 4
+    assert all(len(scale.points) == completed for scale in context["scales"])
+    assert html.count("<canvas") == 4
+    assert 'id="trajectory-data"' in html
+    if completed == 5:
+        assert "Reliable improvement" in html
+
+
+# Every page reads the session and saves it again (three queries: savepoint, update, release).
+PARTICIPANT_PAGE_QUERIES = {
+    "home": 6,  # + due administrations, service
+    "page_get": 6,  # + administration (with cohort and service), response
+    "page_post": 20,  # + the save: locks, response upsert, status change, audit rows
+    "check": 6,
+    "submit": 19,  # + scoring: wording, response, completion, scores, audit rows
+    "done": 7,
+}
+
+
+@pytest.mark.parametrize("completed", [1, 5])
+def test_participant_pages_run_the_same_queries_whatever_the_history(
+    completed, cohort, frozen, client, django_assert_num_queries
+):
+    participant = _participant_with_history(cohort, completed)
+    # The baseline core10 and dass21 are complete, so occupation is the one left to answer.
+    adm = Administration.objects.get(
+        enrolment__participant=participant, timepoint__key="baseline", instrument_code="occupation"
+    )
+    exchange(client, issue(participant))
+    answers = {f"item_{n}": "1" for n in range(1, 5)}
+    steps = [
+        ("home", lambda: client.get(reverse("questionnaire:home"))),
+        ("page_get", lambda: client.get(reverse("questionnaire:page", args=[adm.pk, 1]))),
+        (
+            "page_post",
+            lambda: client.post(reverse("questionnaire:page", args=[adm.pk, 1]), answers),
+        ),
+        ("check", lambda: client.get(reverse("questionnaire:check", args=[adm.pk]))),
+        ("submit", lambda: client.post(reverse("questionnaire:submit", args=[adm.pk]))),
+        ("done", lambda: client.get(reverse("questionnaire:done", args=[adm.pk]))),
+    ]
+    for name, step in steps:
+        with django_assert_num_queries(PARTICIPANT_PAGE_QUERIES[name]):
+            response = step()
+        assert response.status_code in (200, 302), name
