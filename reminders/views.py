@@ -1,6 +1,7 @@
 from auditlog.models import LogEntry
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -155,3 +156,23 @@ def message_templates(request, service_id):
             }
         )
     return render(request, "reminders/message_templates.html", {"service": service, "forms": forms})
+
+
+def _first_service(user, can: Can) -> int:
+    ids = sorted(service_ids(user, can))
+    if not ids:
+        raise PermissionDenied
+    return ids[0]
+
+
+@login_required
+def messages_home(request):
+    """The nav's "Messages" link: the service page of the user's (first) service."""
+    service_id = _first_service(request.user, Can.VIEW_CLINICAL)
+    return redirect("reminders:service_messages", service_id=service_id)
+
+
+@login_required
+def wording_home(request):
+    service_id = _first_service(request.user, Can.MANAGE_SERVICE)
+    return redirect("reminders:message_templates", service_id=service_id)

@@ -364,3 +364,45 @@ def test_completed_timepoint_with_staff_only_left_is_not_a_reason_to_message(sms
     )
     claim = messages_claim(now=NOW, limit=10, worker="a")
     assert message_send(message_id=message.pk, claim=claim.token) == "cancelled"
+
+
+def test_dispatch_command_in_process_sends_what_is_due(
+    sms_outbox, frozen, django_capture_on_commit_callbacks
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    open_window(opens_on=datetime.date(2026, 5, 12), closes_on=datetime.date(2026, 6, 9))
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("dispatch_reminders", "--in-process", "--drain", stdout=out)
+    assert "Claimed in all: 1" in out.getvalue()
+    assert Message.objects.get(kind="invitation").status == "sent"
+    assert len(sms_outbox.calls) == 1
+
+
+def test_sweep_command(sms_outbox, frozen):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    invitation()
+    messages_claim(now=NOW - datetime.timedelta(hours=1), limit=10, worker="dead")
+    out = StringIO()
+    call_command("sweep_reminders", "--older-than", "60", stdout=out)
+    assert out.getvalue().strip() == "Swept 1 stuck messages."
+
+
+def test_demo_seed_brings_some_invitations_forward(sms_outbox, frozen):
+    from io import StringIO
+
+    from reminders import demo
+
+    for _ in range(2):
+        open_window(opens_on=datetime.date(2026, 5, 13), closes_on=datetime.date(2026, 6, 9))
+    Administration.objects.update(status="scheduled")
+    with time_machine.travel(datetime.datetime(2026, 5, 13, 7, tzinfo=UTC), tick=False):
+        demo.seed(StringIO())
+        due = Message.objects.filter(due_at__lte=datetime.datetime(2026, 5, 13, 7, tzinfo=UTC))
+        assert due.count() == 2
