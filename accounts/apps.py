@@ -8,10 +8,17 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from allauth.account.decorators import secure_admin_login
         from allauth.mfa.signals import authenticator_added
+        from auditlog.registry import auditlog
         from django.contrib import admin
         from django.contrib.auth.signals import user_logged_in
 
         from accounts import checks  # noqa: F401  (registers system checks)
+        from accounts.models import Membership, Service, SubjectAccessRequest, User
+
+        auditlog.register(User, exclude_fields=["password", "last_login"])
+        auditlog.register(Service)
+        auditlog.register(Membership)
+        auditlog.register(SubjectAccessRequest)
         from accounts.middleware import mark_session_started, record_mfa_on_enrolment
 
         user_logged_in.connect(mark_session_started, dispatch_uid="accounts_session_started")

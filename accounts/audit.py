@@ -13,6 +13,7 @@ from auditlog.models import LogEntry
 from auditlog.signals import accessed
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model
+from django.db.models.signals import pre_save
 
 
 def record_view(instance: Model) -> None:
@@ -20,10 +21,19 @@ def record_view(instance: Model) -> None:
 
 
 def _actor():
+    """The actor of the auditlog context in force, or None outside one.
+
+    auditlog never clears its context variable when a `set_actor` block or a request ends;
+    it only disconnects the block's pre_save receiver. So the value is trusted only while
+    that receiver is still connected, or a later task would be blamed on the last user.
+    """
     try:
-        return auditlog_value.get().get("actor")
+        context = auditlog_value.get()
     except LookupError:
         return None
+    uid = context.get("signal_duid")
+    active = any(lookup_key[0] == uid for lookup_key, *_ in pre_save.receivers)
+    return context.get("actor") if active else None
 
 
 def record_bulk_changes(

@@ -63,3 +63,62 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} – {self.get_role_display()} – {self.service}"
+
+
+class SubjectAccessRequest(models.Model):
+    """A participant's request for everything held about them (UK GDPR Article 15).
+
+    One clinician records the request; a second clinician reviews the gathered export and
+    approves it; only then can it be downloaded (released). Participants live in a higher
+    layer, so the link is an id plus the service that scopes it, not a foreign key.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested: waiting for a second clinician's review"
+        APPROVED = "approved", "Approved: ready to release"
+        RELEASED = "released", "Released"
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    participant_id = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    received_on = models.DateField(help_text="The day the participant's request arrived.")
+    note = models.TextField(
+        blank=True, help_text="How the request arrived and how identity was checked."
+    )
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    reviewed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [
+            # The participant page's and the list's "requests for this participant".
+            models.Index(fields=["service", "participant_id"], name="sar_service_participant"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["requested", "approved", "released"]),
+                name="sar_status_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reviewed_by__isnull=True)
+                | ~models.Q(reviewed_by=models.F("requested_by")),
+                name="sar_reviewer_not_requester",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="requested")
+                | models.Q(reviewed_by__isnull=False, reviewed_at__isnull=False),
+                name="sar_reviewed_before_release",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="released") | models.Q(released_at__isnull=False),
+                name="sar_released_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Subject access request {self.pk}"

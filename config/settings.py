@@ -287,6 +287,14 @@ REMINDERS_BATCH = env_int("REMINDERS_BATCH", 1000)
 # A message still "sending" this long after its claim belonged to a worker that died.
 REMINDERS_STUCK_SECONDS = env_int("REMINDERS_STUCK_SECONDS", 15 * 60)
 
+# Days after a participant's last enrolment ends before their e-mail and mobile are
+# blanked (accounts.tasks.retention_blank_contacts). Unset or 0: never.
+RETENTION_CONTACT_DAYS = env_int("RETENTION_CONTACT_DAYS", 0)
+CELERY_BEAT_SCHEDULE["accounts-retention-blank-contacts"] = {
+    "task": "accounts.tasks.retention_blank_contacts",
+    "schedule": 24 * 60 * 60.0,
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -13,4 +13,5 @@ urlpatterns = [
     path("q/", include("measures.participant_urls")),
     path("reminders/", include("reminders.urls")),
     path("dashboards/", include("dashboards.urls")),
+    path("staff/", include("accounts.urls")),
 ]

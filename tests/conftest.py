@@ -18,6 +18,23 @@ def pytest_configure(config):
             raise pytest.UsageError("CI must set REDIS_URL.")
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Let the test runner empty the audit table between transactional tests.
+
+    On PostgreSQL the audit table refuses TRUNCATE (accounts migration 0003), and Django
+    empties the database with TRUNCATE after each transactional test. Only the test
+    database's statement trigger is switched off; UPDATE and DELETE stay refused.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "ALTER TABLE auditlog_logentry DISABLE TRIGGER auditlog_logentry_no_truncate"
+            )
+
+
 def sign_in(client, user):
     """Sign a staff user in as if they had passed both password and second factor."""
     client.force_login(user)
