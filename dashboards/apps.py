@@ -8,6 +8,9 @@ class DashboardsConfig(AppConfig):
         from auditlog.registry import AuditlogModelRegistry, auditlog
 
         from accounts.models import Service
+        from accounts.panels import Panel
+        from accounts.scope import Can, user_can
+        from programmes.panels import cohort_page
 
         # A service-wide export is recorded against the Service. Only its access records are
         # wanted here; if accounts registers Service itself, that registration serves.
@@ -15,3 +18,19 @@ class DashboardsConfig(AppConfig):
             AuditlogModelRegistry(create=False, update=False, delete=False, m2m=False).register(
                 Service
             )
+
+        def cohort_link(request, cohort):
+            # No query: the user's roles are already cached on the request's user.
+            if not user_can(request.user, Can.VIEW_DASHBOARD, cohort.service_id):
+                return None
+            return {"cohort_id": cohort.pk}
+
+        cohort_page.register(
+            Panel(
+                key="dashboards",
+                title="Dashboard",
+                template="dashboards/panels/cohort.html",
+                context=cohort_link,
+                order=90,
+            )
+        )

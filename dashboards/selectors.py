@@ -11,13 +11,16 @@ import datetime
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, StdDev
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Q, StdDev, Sum
 from django.utils import timezone
 
 from dashboards import stats
+from dashboards.tables import change_cells, change_rows, grid_cells, mean_rows
 from measures.definitions import get_instrument
 from measures.models import Administration, Score, Timepoint
-from programmes.models import Attendance, Cohort, Enrolment, GroupSession
+from programmes.models import Attendance, Cohort, Enrolment, GroupSession, Programme
 
 BASELINE = "baseline"
 OCCUPATION = "occupation"
@@ -85,11 +88,23 @@ def outcome_scales(timepoints: list[dict]) -> list[tuple[str, str]]:
     return seen
 
 
+BASELINE_SD_SECONDS = 15 * 60
+
+
 def service_baseline_sds(service_id: int, scales: list[tuple[str, str]]) -> dict:
-    """The service's own baseline SD for scales whose RCI is computed from it (one query)."""
-    wanted = [(c, s) for c, s in scales if stats.needs_baseline_sd(c, s)]
+    """The service's own baseline SD for scales whose RCI is computed from it.
+
+    One aggregate over every baseline score in the service: the costliest query on the
+    cohort page, for a reference value that moves slowly. It is kept in the cache for
+    BASELINE_SD_SECONDS, so a new baseline reaches the RCI within a quarter of an hour.
+    """
+    wanted = sorted((c, s) for c, s in scales if stats.needs_baseline_sd(c, s))
     if not wanted:
         return {}
+    key = f"dashboards:baseline-sd:{service_id}"
+    cached = cache.get(key)
+    if cached is not None and all(f"{c}.{s}" in cached["scales"] for c, s in wanted):
+        return {tuple(k.split(".")): v for k, v in cached["sds"].items()}
     match = Q()
     for code, scale in wanted:
         match |= Q(administration__instrument_code=code, scale=scale)
@@ -105,11 +120,20 @@ def service_baseline_sds(service_id: int, scales: list[tuple[str, str]]) -> dict
         .annotate(sd=StdDev("value", sample=True))
         .order_by()
     )
-    return {
+    sds = {
         (row["administration__instrument_code"], row["scale"]): row["sd"]
         for row in rows
         if row["sd"]
     }
+    cache.set(
+        key,
+        {
+            "scales": [f"{c}.{s}" for c, s in wanted],
+            "sds": {f"{c}.{s}": v for (c, s), v in sds.items()},
+        },
+        BASELINE_SD_SECONDS,
+    )
+    return sds
 
 
 # --------------------------------------------------------------------------- cohort
@@ -128,6 +152,7 @@ class Person:
     attended: int = 0
     recorded: int = 0
     cells: list = field(default_factory=list)
+    grid: str = ""
 
 
 def _people(cohort: Cohort, show_names: bool) -> list[Person]:
@@ -407,7 +432,13 @@ def cohort_dashboard(
                 }
             )
         means.append(
-            {"code": code, "scale": scale, "label": scale_label(code, scale), "cells": cells}
+            {
+                "code": code,
+                "scale": scale,
+                "label": scale_label(code, scale),
+                "cells": cells,
+                "rows": mean_rows(cells),
+            }
         )
 
     later = [tp for tp in timepoints if tp["key"] != BASELINE]
@@ -432,8 +463,11 @@ def cohort_dashboard(
                     "timepoint": tp,
                     "higher_is": get_instrument(code).scale(scale).higher_is,
                     "result": result,
+                    "cells": change_cells(result, small=False, min_n=stats.MIN_PAIRED),
                 }
             )
+    for person in people:
+        person.grid = grid_cells(person.cells)
 
     service_use = _service_use(counted_ids, values, not_scored)
     occupation = _occupation(counted_ids, values)
@@ -453,6 +487,7 @@ def cohort_dashboard(
         "completion": _completion(timepoints, admin_rows),
         "means": means,
         "changes": changes,
+        "change_rows": change_rows(changes),
         "service_use": service_use,
         "occupation": occupation,
         "scatter": scatter,
@@ -616,34 +651,47 @@ def service_filter_choices(service_id: int) -> dict:
 
 
 COMPARISON_TIMEPOINT = "week52"
+HEADLINE = ("core10", "total")
+PROGRAMME_KEY = "administration__enrolment__cohort__programme__key"
+CODE = "administration__instrument_code"
 
 
 def service_dashboard(service_id: int, *, programme=None, year=None, status=None, today=None):
-    """Every cohort side by side and the two programmes compared, from seven queries."""
+    """Every cohort side by side and the two programmes compared, from ten queries.
+
+    Everything that grows with the number of people is aggregated in the database: scores
+    come back as distinct (before, after) pairs with their counts, service use and occupation
+    as sums and counts, so the rows fetched depend on the spread of scores, not on the
+    number of participants.
+    """
     today = today or timezone.localdate()
-    cohorts_qs = service_cohorts(
-        service_id, programme=programme, year=year, status=status, today=today
-    )
     cohorts = list(
-        cohorts_qs.values(
-            "id", "name", "start_date", "programme__key", "programme__name", "programme_id"
-        ).order_by("-start_date", "name")
+        service_cohorts(service_id, programme=programme, year=year, status=status, today=today)
+        .values("id", "name", "start_date", "programme__key", "programme__name")
+        .order_by("-start_date", "name")
     )
     cohort_ids = [c["id"] for c in cohorts]
+    cohort_programme = {c["id"]: c["programme__key"] for c in cohorts}
+    programme_names = {c["programme__key"]: c["programme__name"] for c in cohorts}
+    programmes = sorted(programme_names, key=_programme_order)
 
-    enrolment_counts = defaultdict(Counter)
+    enrolment_counts: dict[int, Counter] = defaultdict(Counter)
     for cohort_id, status_, n in (
-        Enrolment.objects.filter(cohort_id__in=cohorts_qs.values("id"))
+        Enrolment.objects.filter(cohort_id__in=cohort_ids)
         .values_list("cohort_id", "status")
         .annotate(n=Count("id"))
         .order_by()
     ):
         enrolment_counts[cohort_id][status_] = n
+    started_by_programme: Counter = Counter()
+    for cohort_id, counts in enrolment_counts.items():
+        started_by_programme[cohort_programme[cohort_id]] += sum(counts[s] for s in STARTED)
 
     attendance = {
         row["enrolment__cohort_id"]: row
-        for row in Attendance.objects.filter(enrolment__cohort_id__in=cohorts_qs.values("id"))
-        .exclude(enrolment__status=Enrolment.Status.REFERRED)
+        for row in Attendance.objects.filter(
+            enrolment__cohort_id__in=cohort_ids, enrolment__status__in=STARTED
+        )
         .values("enrolment__cohort_id")
         .annotate(
             recorded=Count("id"),
@@ -651,11 +699,10 @@ def service_dashboard(service_id: int, *, programme=None, year=None, status=None
         )
         .order_by()
     }
-
     S = Administration.Status
     completion = {
         row["enrolment__cohort_id"]: row
-        for row in Administration.objects.filter(enrolment__cohort_id__in=cohorts_qs.values("id"))
+        for row in Administration.objects.filter(enrolment__cohort_id__in=cohort_ids)
         .values("enrolment__cohort_id")
         .annotate(
             completed=Count("id", filter=Q(status=S.COMPLETED)),
@@ -664,57 +711,41 @@ def service_dashboard(service_id: int, *, programme=None, year=None, status=None
         .order_by()
     }
 
-    # Baseline and end-of-programme scores for the programme comparison and the cohorts'
-    # headline change, as flat rows.
-    score_rows = (
-        Score.objects.filter(
-            administration__enrolment__cohort_id__in=cohorts_qs.values("id"),
-            administration__status=S.COMPLETED,
-            administration__enrolment__status__in=STARTED,
-        )
-        .filter(
-            Q(administration__timepoint__key__in=[BASELINE, COMPARISON_TIMEPOINT])
-            | Q(
-                administration__timepoint__key="week104",
-                administration__instrument_code__in=NON_SCALE_INSTRUMENTS,
-            )
-        )
-        .values_list(
-            "administration__enrolment_id",
-            "administration__enrolment__cohort_id",
-            "administration__timepoint__key",
-            "administration__instrument_code",
-            "scale",
-            "value",
-        )
+    scored = Score.objects.filter(
+        administration__enrolment__cohort_id__in=cohort_ids,
+        administration__enrolment__status__in=STARTED,
+        administration__status=S.COMPLETED,
+        value__isnull=False,
     )
-    cohort_programme = {c["id"]: c["programme__key"] for c in cohorts}
-    programme_names = {c["programme__key"]: c["programme__name"] for c in cohorts}
-    values: dict = {}
-    enrolment_cohort: dict[int, int] = {}
-    scales_seen: list[tuple[str, str]] = []
-    for enrolment_id, cohort_id, tp_key, code, scale, value in score_rows:
-        enrolment_cohort[enrolment_id] = cohort_id
-        if value is not None:
-            values[(enrolment_id, tp_key, code, scale)] = value
-        if code not in NON_SCALE_INSTRUMENTS and (code, scale) not in scales_seen:
-            scales_seen.append((code, scale))
-    scales_seen.sort(key=lambda cs: _instrument_order(cs))
+    # Baseline scores, each with the same person's end-of-programme score where there is
+    # one, grouped into distinct (before, after) values with their counts.
+    pairs_by_programme: dict = defaultdict(list)
+    baseline_n: Counter = Counter()
+    for key, code, scale, before, after, n in _pair_counts(cohort_ids, by="programme"):
+        baseline_n[(key, code, scale)] += n
+        if after is not None:
+            pairs_by_programme[(key, code, scale)].extend([(before, after)] * n)
+    headline_pairs: dict = defaultdict(list)
+    for cohort_id, _code, _scale, before, after, n in _pair_counts(
+        cohort_ids, by="cohort", only=HEADLINE
+    ):
+        if after is not None:
+            headline_pairs[cohort_id].extend([(before, after)] * n)
+    totals = {
+        (row[PROGRAMME_KEY], row["administration__timepoint__key"], row["scale"]): row
+        for row in scored.filter(
+            administration__instrument_code__in=NON_SCALE_INSTRUMENTS,
+            administration__timepoint__key__in=[k for k, _ in SERVICE_USE_PERIODS],
+        )
+        .values(PROGRAMME_KEY, "administration__timepoint__key", "scale")
+        .annotate(total=Sum("value"), n=Count("id"))
+        .order_by()
+    }
 
-    baseline_by_scale = defaultdict(list)
-    for (_e, tp_key, code, scale), value in values.items():
-        if tp_key == BASELINE and code not in NON_SCALE_INSTRUMENTS:
-            baseline_by_scale[(code, scale)].append(value)
-    baseline_sds = {k: stats.sample_sd(v) for k, v in baseline_by_scale.items()}
-
-    started_by_programme = defaultdict(list)
-    started_by_cohort = defaultdict(list)
-    for enrolment_id, cohort_id in enrolment_counts_ids(cohorts_qs):
-        started_by_cohort[cohort_id].append(enrolment_id)
-        started_by_programme[cohort_programme[cohort_id]].append(enrolment_id)
-
+    scales = sorted({(c, s) for _p, c, s in baseline_n}, key=_instrument_order)
+    baseline_sds = service_baseline_sds(service_id, scales)
     comparison = []
-    for code, scale in scales_seen:
+    for code, scale in scales:
         row = {
             "code": code,
             "scale": scale,
@@ -722,47 +753,46 @@ def service_dashboard(service_id: int, *, programme=None, year=None, status=None
             "higher_is": get_instrument(code).scale(scale).higher_is,
             "programmes": [],
         }
-        for key in sorted(started_by_programme, key=_programme_order):
-            pairs, left_out = _service_pairs(
-                started_by_programme[key], code, scale, COMPARISON_TIMEPOINT, values
+        for key in programmes:
+            pairs = pairs_by_programme.get((key, code, scale), [])
+            with_baseline = baseline_n.get((key, code, scale), 0)
+            left_out = {
+                "no baseline score": started_by_programme[key] - with_baseline,
+                "no end-of-programme score": with_baseline - len(pairs),
+            }
+            result = stats.paired_change(
+                code,
+                scale,
+                pairs,
+                left_out={k: v for k, v in left_out.items() if v},
+                baseline_sd=baseline_sds.get((code, scale)),
             )
             row["programmes"].append(
                 {
                     "key": key,
                     "name": programme_names[key],
-                    "result": stats.paired_change(
-                        code,
-                        scale,
-                        pairs,
-                        left_out=left_out,
-                        baseline_sd=baseline_sds.get((code, scale)),
-                    ),
+                    "result": result,
+                    "cells": change_cells(result, small=True, min_n=stats.MIN_PAIRED),
                 }
             )
         comparison.append(row)
 
-    headline = ("core10", "total")
     cohort_rows = []
     for cohort in cohorts:
         counts = enrolment_counts.get(cohort["id"], Counter())
-        started = sum(counts[s] for s in STARTED)
         att = attendance.get(cohort["id"], {"recorded": 0, "attended": 0})
         comp = completion.get(cohort["id"], {"completed": 0, "closed": 0})
-        pairs, _ = _service_pairs(
-            started_by_cohort[cohort["id"]], *headline, COMPARISON_TIMEPOINT, values
-        )
-        headline_change = stats.paired_change(*headline, pairs)
         cohort_rows.append(
             {
                 **cohort,
                 "status": COHORT_STATUSES[cohort_status(cohort["start_date"], today)],
-                "started": started,
+                "started": sum(counts[s] for s in STARTED),
                 "active": counts[Enrolment.Status.ACTIVE],
                 "completed": counts[Enrolment.Status.COMPLETED],
                 "left": counts[Enrolment.Status.WITHDRAWN] + counts[Enrolment.Status.DISCHARGED],
                 "attendance_rate": stats.share(att["attended"], att["recorded"]),
                 "completion_rate": stats.share(comp["completed"], comp["closed"]),
-                "headline": headline_change,
+                "headline": stats.paired_change(*HEADLINE, headline_pairs.get(cohort["id"], [])),
             }
         )
 
@@ -770,22 +800,127 @@ def service_dashboard(service_id: int, *, programme=None, year=None, status=None
         "cohorts": cohort_rows,
         "cohort_ids": cohort_ids,
         "comparison": comparison,
-        "programmes": [
-            (k, programme_names[k]) for k in sorted(started_by_programme, key=_programme_order)
+        "programmes": [(k, programme_names[k]) for k in programmes],
+        "service_use": [
+            {
+                "key": k,
+                "name": programme_names[k],
+                **_totals_service_use(k, totals, started_by_programme[k]),
+            }
+            for k in programmes
         ],
-        "service_use": _programme_service_use(started_by_programme, values, programme_names),
-        "occupation": _programme_occupation(started_by_programme, values, programme_names),
-        "headline_label": scale_label(*headline),
+        "occupation": [
+            {
+                "key": k,
+                "name": programme_names[k],
+                **_totals_occupation(k, totals, started_by_programme[k]),
+            }
+            for k in programmes
+        ],
+        "headline_label": scale_label(*HEADLINE),
         "comparison_timepoint": "end of programme (week 52)",
     }
 
 
-def enrolment_counts_ids(cohorts_qs) -> list[tuple[int, int]]:
-    return list(
-        Enrolment.objects.filter(cohort_id__in=cohorts_qs.values("id"), status__in=STARTED)
-        .values_list("id", "cohort_id")
-        .order_by()
-    )
+def _pair_counts(cohort_ids: list[int], *, by: str, only: tuple[str, str] | None = None):
+    """(programme key or cohort id, code, scale, before, after or None, count) rows.
+
+    A self-join written in SQL: the ORM's correlated-subquery form of it took seconds on a
+    large service, where this join takes a fraction of one.
+    """
+    if not cohort_ids:
+        return []
+    score, admin = Score._meta.db_table, Administration._meta.db_table
+    timepoint, enrolment = Timepoint._meta.db_table, Enrolment._meta.db_table
+    cohort, programme = Cohort._meta.db_table, Programme._meta.db_table
+    group = "p.key" if by == "programme" else "c.id"
+    params: list = [
+        COMPARISON_TIMEPOINT,
+        Administration.Status.COMPLETED,
+        BASELINE,
+        Administration.Status.COMPLETED,
+        *NON_SCALE_INSTRUMENTS,
+        *STARTED,
+        *cohort_ids,
+    ]
+    extra = ""
+    if only:
+        extra = " AND a0.instrument_code = %s AND s0.scale = %s"
+        params += list(only)
+    sql = f"""
+        SELECT {group}, a0.instrument_code, s0.scale, s0.value, s1.value, COUNT(*)
+        FROM {score} s0
+        JOIN {admin} a0 ON a0.id = s0.administration_id
+        JOIN {timepoint} t0 ON t0.id = a0.timepoint_id
+        JOIN {enrolment} e ON e.id = a0.enrolment_id
+        JOIN {cohort} c ON c.id = e.cohort_id
+        JOIN {programme} p ON p.id = c.programme_id
+        LEFT JOIN ({admin} a1
+            JOIN {timepoint} t1 ON t1.id = a1.timepoint_id AND t1.key = %s
+            JOIN {score} s1 ON s1.administration_id = a1.id AND s1.value IS NOT NULL)
+          ON a1.enrolment_id = a0.enrolment_id
+         AND a1.instrument_code = a0.instrument_code
+         AND a1.status = %s
+         AND s1.scale = s0.scale
+        WHERE t0.key = %s AND a0.status = %s AND s0.value IS NOT NULL
+          AND a0.instrument_code NOT IN ({", ".join(["%s"] * len(NON_SCALE_INSTRUMENTS))})
+          AND e.status IN ({", ".join(["%s"] * len(STARTED))})
+          AND c.id IN ({", ".join(["%s"] * len(cohort_ids))}){extra}
+        GROUP BY {group}, a0.instrument_code, s0.scale, s0.value, s1.value
+    """  # noqa: S608 (table names come from the models; every value is a parameter)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _totals_service_use(programme: str, totals: dict, started: int) -> dict:
+    periods = []
+    for key, label in SERVICE_USE_PERIODS:
+        rows = {s: totals.get((programme, key, s)) for s in SERVICE_USE_SCALES}
+        people = max((r["n"] for r in rows.values() if r), default=0)
+        rates = {}
+        for scale, row in rows.items():
+            events, years = (row["total"], float(row["n"])) if row else (0.0, 0.0)
+            rates[scale] = {
+                "events": events,
+                "person_years": years,
+                "rate": stats.rate_per_person_year(events, years),
+            }
+        periods.append(
+            {
+                "key": key,
+                "label": label,
+                "people": people,
+                "left_out": started - people,
+                "rates": rates,
+            }
+        )
+    return {"periods": periods, "scales": [(s, _service_use_label(s)) for s in SERVICE_USE_SCALES]}
+
+
+def _totals_occupation(programme: str, totals: dict, started: int) -> dict:
+    rows = []
+    for key, label in OCCUPATION_TIMEPOINTS:
+        engaged = totals.get((programme, key, "engaged"))
+        answered = engaged["n"] if engaged else 0
+        counts = {
+            flag: int((totals.get((programme, key, flag)) or {"total": 0})["total"] or 0)
+            for flag in OCCUPATION_FLAGS
+        }
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "answered": answered,
+                "left_out": started - answered,
+                "shares": {f: stats.share(n, answered) for f, n in counts.items()},
+                "counts": counts,
+            }
+        )
+    return {
+        "timepoints": rows,
+        "flags": [(f, get_instrument(OCCUPATION).scale(f).label) for f in OCCUPATION_FLAGS],
+    }
 
 
 def _programme_order(key: str) -> tuple[int, str]:
@@ -813,38 +948,6 @@ def _instrument_order(cs: tuple[str, str]) -> tuple[int, int]:
     code, scale = cs
     position = _INSTRUMENT_ORDER.index(code) if code in _INSTRUMENT_ORDER else 99
     return (position, get_instrument(code).scale_keys.index(scale))
-
-
-def _service_pairs(enrolment_ids, code, scale, later_key, values):
-    pairs, left_out = [], Counter()
-    for e in enrolment_ids:
-        before = values.get((e, BASELINE, code, scale))
-        after = values.get((e, later_key, code, scale))
-        if before is None:
-            left_out["no baseline score"] += 1
-        elif after is None:
-            left_out["no end-of-programme score"] += 1
-        else:
-            pairs.append((before, after))
-    return pairs, dict(left_out)
-
-
-def _programme_service_use(started_by_programme, values, names) -> list[dict]:
-    rows = []
-    for key in sorted(started_by_programme, key=_programme_order):
-        ids = started_by_programme[key]
-        rows.append(
-            {"key": key, "name": names[key], **_service_use(ids, values, {}), "people": len(ids)}
-        )
-    return rows
-
-
-def _programme_occupation(started_by_programme, values, names) -> list[dict]:
-    rows = []
-    for key in sorted(started_by_programme, key=_programme_order):
-        ids = started_by_programme[key]
-        rows.append({"key": key, "name": names[key], **_occupation(ids, values)})
-    return rows
 
 
 # --------------------------------------------------------------------------- exports

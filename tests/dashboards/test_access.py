@@ -173,3 +173,8 @@ def test_an_unknown_export_is_not_found(cohort, clinician, persona_client):
 def test_exports_refuse_post(cohort, clinician, persona_client):
     url = reverse("dashboards:cohort_export", args=[cohort.pk, "research", "scores", "csv"])
     assert persona_client(clinician).post(url).status_code == 405
+
+
+def test_the_cohort_page_links_to_its_dashboard(cohort, clinician, persona_client):
+    page = persona_client(clinician).get(cohort.get_absolute_url()).content.decode()
+    assert reverse("dashboards:cohort", args=[cohort.pk]) in page

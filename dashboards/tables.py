@@ -1,0 +1,132 @@
+"""Table cells as display text, prepared in Python.
+
+The dashboards' biggest tables (the register grid, paired change) have thousands of cells;
+formatting them here instead of through nested template includes and filters keeps page
+rendering fast. Cells are plain text the template escapes, except the register grid, built
+here with format_html.
+"""
+
+import functools
+from html import escape
+
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from dashboards import stats
+
+
+def number(value, places: int = 2) -> str:
+    return "–" if value is None else f"{value:.{places}f}"
+
+
+def count(value, small: bool):
+    return stats.suppress(value) if small else value
+
+
+def left_out(reasons: dict, small: bool) -> str:
+    if not reasons:
+        return "none"
+    if small:
+        return "; ".join(f"{stats.suppress(n)}: {why}" for why, n in sorted(reasons.items()))
+    return "; ".join(f"{n} {why}" for why, n in sorted(reasons.items()))
+
+
+def change_cells(result: stats.PairedChange, *, small: bool, min_n: int) -> list[tuple]:
+    """(text, colspan) for the columns of _change_head.html."""
+    if not result.enough:
+        return [
+            (count(result.n, small), 1),
+            (f"not enough data (fewer than {min_n} people with both scores)", 8),
+            (left_out(result.left_out, small), 1),
+        ]
+    cells = [
+        (result.n if not small else stats.suppress(result.n), 1),
+        (
+            f"{number(result.mean_change)} ({number(result.ci_low)} to {number(result.ci_high)})",
+            1,
+        ),
+        (number(result.sd_change), 1),
+        (
+            f"{number(result.d)} ({number(result.d_low)} to {number(result.d_high)})"
+            if result.d is not None
+            else "–",
+            1,
+        ),
+    ]
+    if result.rci_missing:
+        cells.append(("No reliable change index for this scale", 5))
+    else:
+        cells += [
+            (count(result.reliable_improvement, small), 1),
+            (count(result.no_reliable_change, small), 1),
+            (count(result.reliable_deterioration, small), 1),
+            ("no cut-off" if result.recovered is None else count(result.recovered, small), 1),
+            (
+                "no cut-off"
+                if result.reliable_recovery is None
+                else count(result.reliable_recovery, small),
+                1,
+            ),
+        ]
+    cells.append((left_out(result.left_out, small), 1))
+    return cells
+
+
+@functools.cache
+def _grid_cell(code: str, meaning: str) -> str:
+    if not code:
+        return format_html('<td title="{}"></td>', meaning)
+    return format_html(
+        '<td title="{}">{}<span class="visually-hidden"> ({})</span></td>', meaning, code, meaning
+    )
+
+
+def grid_cells(cells: list[tuple[str, str]]) -> str:
+    """One register row's <td>s: the code, its meaning as a tooltip and for screen readers.
+
+    A handful of distinct cells repeat across the grid, so each is built once.
+    """
+    return mark_safe("".join(_grid_cell(code, meaning) for code, meaning in cells))  # noqa: S308
+
+
+def _td(text, span: int = 1) -> str:
+    attr = f' colspan="{span}"' if span > 1 else ""
+    return f"<td{attr}>{escape(str(text))}</td>"
+
+
+def change_rows(changes: list[dict]) -> str:
+    """The <tr>s of the cohort's paired-change table (measure, timepoint, direction, cells)."""
+    rows = []
+    for c in changes:
+        better = "lower" if c["higher_is"] == "worse" else "higher"
+        rows.append(
+            f'<tr><th scope="row">{escape(c["label"])}</th>'
+            f"{_td(c['timepoint']['name'])}{_td(better)}"
+            + "".join(_td(text, span) for text, span in c["cells"])
+            + "</tr>"
+        )
+    return mark_safe("\n".join(rows))  # noqa: S308 (every value is escaped above)
+
+
+def mean_rows(cells: list) -> str:
+    """The <tr>s of one scale's table of means by timepoint."""
+    rows = []
+    for cell in cells:
+        if not cell:
+            continue
+        summary = cell["summary"]
+        mean = (
+            f"{number(summary.mean)} ({number(summary.low)} to {number(summary.high)})"
+            if summary.enough
+            else "not enough data"
+        )
+        rows.append(
+            f'<tr><th scope="row">{escape(cell["timepoint"]["name"])}</th>'
+            f"{_td(cell['n'])}{_td(mean)}{_td(number(summary.sd))}"
+            + _td(
+                f"{cell['missing']} no score; {cell['not_scored']} not scored "
+                "(too many items missing)"
+            )
+            + "</tr>"
+        )
+    return mark_safe("\n".join(rows))  # noqa: S308 (every value is escaped above)
