@@ -1,0 +1,120 @@
+"""The authorisation matrix's expectations: one line per URL name.
+
+Each Rule says who may use the page and what it acts on; tests/security/test_matrix.py
+turns that into an expected status for every role and for an object of the user's own
+service and of another service. A URL the table does not name fails the completeness test,
+so every new page must be added here (one line).
+
+Staff pages (kind "staff"):
+  need   the Can capability required (None: any signed-in staff member)
+  obj    key of tests/security/matrix_world.OBJECTS for the URL's kwargs (None: no object)
+  method GET, or POST for pages that only accept POST (sent with no data)
+  ok     the status for an allowed request (200 a page, 302 a redirect after acting)
+Expected for staff pages: anonymous and participant -> sign-in redirect; a persona outside
+the object's service -> 404; inside it without the capability -> 403; otherwise `ok`.
+
+Django admin and allauth pages are not listed one by one: every pattern they have is
+enumerated and judged by the group rules in test_matrix.py (admin: superusers only;
+allauth: the public sign-in pages below, everything else needs a signed-in user).
+"""
+
+from dataclasses import dataclass, field
+
+from accounts.scope import Can
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str = "staff"  # staff | questionnaire | questionnaire_public
+    need: Can | None = None
+    obj: str | None = None
+    method: str = "GET"
+    ok: int = 200
+    kwargs: dict = field(default_factory=dict)
+    any_member: bool = False  # needs a membership in some service, whatever the role
+
+
+V, C, D, M = Can.VIEW_CLINICAL, Can.CHANGE_CLINICAL, Can.VIEW_DASHBOARD, Can.MANAGE_SERVICE
+# Identifiable exports are for the service's clinicians only (managers get research ones).
+EXPORT = {"variant": "identifiable", "dataset": "attendance", "fmt": "csv"}
+
+TABLE: dict[str, Rule] = {
+    "home": Rule(),
+    # participants
+    "participants:participant_list": Rule(need=V),
+    "participants:participant_create": Rule(need=C),
+    "participants:participant_detail": Rule(need=V, obj="participant"),
+    "participants:participant_edit": Rule(need=C, obj="participant"),
+    # programmes
+    "programmes:programme_list": Rule(any_member=True),
+    "programmes:programme_edit": Rule(need=M, obj="shared_programme"),
+    "programmes:cohort_list": Rule(need=V),
+    "programmes:cohort_create": Rule(need=C),
+    "programmes:cohort_detail": Rule(need=V, obj="cohort"),
+    "programmes:enrol": Rule(need=C, obj="cohort"),
+    "programmes:cohort_move_start": Rule(need=C, obj="cohort"),
+    "programmes:register": Rule(need=C, obj="session"),
+    "programmes:session_move": Rule(need=C, obj="session"),
+    "programmes:session_cancel": Rule(need=C, obj="session"),
+    "programmes:enrolment_end": Rule(need=C, obj="enrolment"),
+    # measures (staff)
+    "measures:alert_list": Rule(need=V),
+    "measures:alert_detail": Rule(need=V, obj="alert"),
+    "measures:alert_acknowledge": Rule(need=C, obj="alert", method="POST"),
+    "measures:administration_enter": Rule(need=C, obj="administration"),
+    "measures:participant_questionnaires": Rule(need=V, obj="participant"),
+    "measures:link_new": Rule(need=C, obj="participant", method="POST"),  # shows the link once
+    "measures:links_revoke": Rule(need=C, obj="participant", method="POST", ok=302),
+    "measures:wording_list": Rule(need=M),
+    "measures:wording_import": Rule(need=M, obj="wording"),
+    # questionnaire (participants, by link)
+    "questionnaire:landing": Rule(kind="questionnaire_public", obj="token"),
+    "questionnaire:start": Rule(kind="questionnaire_public", method="POST", ok=404),
+    "questionnaire:home": Rule(kind="questionnaire"),
+    "questionnaire:resume": Rule(kind="questionnaire", obj="administration", ok=302),
+    "questionnaire:page": Rule(kind="questionnaire", obj="questionnaire_page"),
+    "questionnaire:check": Rule(kind="questionnaire", obj="administration"),
+    "questionnaire:submit": Rule(kind="questionnaire", obj="administration", method="POST", ok=302),
+    "questionnaire:done": Rule(kind="questionnaire", obj="administration", ok=302),
+    # reminders
+    "reminders:messages_home": Rule(need=V, ok=302),
+    "reminders:wording_home": Rule(need=M, ok=302),
+    "reminders:send_now": Rule(need=C, obj="participant", method="POST", ok=302),
+    "reminders:service_messages": Rule(need=V, obj="service_id"),
+    "reminders:message_templates": Rule(need=M, obj="service_id"),
+    "reminders:escalation_resolve": Rule(need=C, obj="escalation", method="POST", ok=302),
+    # dashboards
+    # Lists the services whose dashboards the user may see: empty, not refused, for others.
+    "dashboards:index": Rule(),
+    "dashboards:service": Rule(need=D, obj="service"),
+    "dashboards:service_export": Rule(need=C, obj="service", kwargs=EXPORT),
+    "dashboards:cohort": Rule(need=D, obj="cohort"),
+    "dashboards:cohort_export": Rule(need=C, obj="cohort", kwargs=EXPORT),
+    # accounts
+    "accounts:staff_list": Rule(need=M),
+    "accounts:staff_end_sessions": Rule(need=M, obj="staff_member", method="POST", ok=302),
+    "accounts:audit_list": Rule(need=M),
+    "accounts:sar_list": Rule(need=V),
+    "accounts:sar_create": Rule(need=C, obj="participant_pk"),
+    "accounts:sar_detail": Rule(need=V, obj="sar"),
+    "accounts:sar_approve": Rule(need=C, obj="sar", method="POST", ok=302),
+    "accounts:sar_release": Rule(need=C, obj="sar", method="POST", ok=302),
+    "accounts:sar_download": Rule(need=C, obj="sar", kwargs={"fmt": "json"}),
+}
+
+# allauth pages anyone may open without signing in. Every other allauth page needs a
+# signed-in user.
+ALLAUTH_PUBLIC = {
+    "account_login",
+    "account_logout",
+    "account_signup",
+    "account_inactive",
+    "account_reset_password",
+    "account_reset_password_done",
+    "account_reset_password_from_key",
+    "account_reset_password_from_key_done",
+    "account_email_verification_sent",
+    "account_confirm_email",
+    "account_confirm_login_code",
+    "mfa_authenticate",
+}
