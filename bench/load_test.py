@@ -1,7 +1,7 @@
 """Load test: 200 participants answering and 20 staff browsing, against the production shape.
 
     .venv/bin/pip install -e ".[bench]"
-    .venv/bin/python bench/load_test.py            # about 2 minutes; --duration 60s by default
+    .venv/bin/python bench/load_test.py            # under 4 minutes; --duration 90s by default
 
 Drops and recreates the PostgreSQL database sg_load and empties Redis database 9, migrates,
 seeds through the project's own services (bench/load/seed.py), collects static files into a
@@ -356,7 +356,7 @@ def write_section(text: str) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", default="60s", help="Locust run time, e.g. 60s")
+    parser.add_argument("--duration", default="90s", help="Locust run time, e.g. 60s")
     parser.add_argument("--keep", action="store_true", help="keep the database and temp files")
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     parser.add_argument("--notes", default="", help="a paragraph added under the figures")
