@@ -1,4 +1,4 @@
-"""Reads for the dashboards: flat rows from a fixed number of queries, figures in Python.
+"""Reads for the dashboards: a fixed number of queries, figures in Python.
 
 No query here depends on the number of participants, sessions or cohorts: each function
 fetches flat rows (values()/values_list()) or database aggregates once and computes the rest
@@ -91,6 +91,10 @@ def outcome_scales(timepoints: list[dict]) -> list[tuple[str, str]]:
 BASELINE_SD_SECONDS = 15 * 60
 
 
+def baseline_sd_cache_key(service_id: int) -> str:
+    return f"dashboards:baseline-sd:{service_id}"
+
+
 def service_baseline_sds(service_id: int, scales: list[tuple[str, str]]) -> dict:
     """The service's own baseline SD for scales whose RCI is computed from it.
 
@@ -101,7 +105,7 @@ def service_baseline_sds(service_id: int, scales: list[tuple[str, str]]) -> dict
     wanted = sorted((c, s) for c, s in scales if stats.needs_baseline_sd(c, s))
     if not wanted:
         return {}
-    key = f"dashboards:baseline-sd:{service_id}"
+    key = baseline_sd_cache_key(service_id)
     cached = cache.get(key)
     if cached is not None and all(f"{c}.{s}" in cached["scales"] for c, s in wanted):
         return {tuple(k.split(".")): v for k, v in cached["sds"].items()}
@@ -378,7 +382,10 @@ def cohort_dashboard(
     scatter_scale: str | None = None,
     today: datetime.date | None = None,
 ) -> dict:
-    """Everything the cohort dashboard shows, from eight queries."""
+    """Everything the cohort dashboard shows, from seven queries.
+
+    Six while the service's baseline SDs are in the cache.
+    """
     today = today or timezone.localdate()
     people = _people(cohort, show_names)
     counted = [p for p in people if p.status in STARTED]
@@ -657,7 +664,9 @@ CODE = "administration__instrument_code"
 
 
 def service_dashboard(service_id: int, *, programme=None, year=None, status=None, today=None):
-    """Every cohort side by side and the two programmes compared, from ten queries.
+    """Every cohort side by side and the two programmes compared, from eight queries.
+
+    Seven while the service's baseline SDs are in the cache.
 
     Everything that grows with the number of people is aggregated in the database: scores
     come back as distinct (before, after) pairs with their counts, service use and occupation

@@ -56,6 +56,12 @@ def service_dashboard(request, pk: int):
     )
 
 
+def figures_cache_key(service_id: int, filters: dict) -> str:
+    return "dashboards:service:{}:{}".format(
+        service_id, ":".join(f"{k}={v}" for k, v in sorted(filters.items()))
+    )
+
+
 def _figures(service_id: int, filters: dict) -> str:
     """The service's figures as HTML, kept for DASHBOARDS_SERVICE_CACHE_SECONDS (default 300).
 
@@ -65,9 +71,7 @@ def _figures(service_id: int, filters: dict) -> str:
     them; the page says when they were worked out. 0 turns the cache off.
     """
     seconds = getattr(settings, "DASHBOARDS_SERVICE_CACHE_SECONDS", 300)
-    key = "dashboards:service:{}:{}".format(
-        service_id, ":".join(f"{k}={v}" for k, v in sorted(filters.items()))
-    )
+    key = figures_cache_key(service_id, filters)
     figures = cache.get(key) if seconds else None
     if figures is None:
         data = selectors.service_dashboard(service_id, **filters)
