@@ -53,6 +53,7 @@ ATTENDANCE_CODES = {
     Attendance.Status.APOLOGIES: "A",
     Attendance.Status.DNA: "D",
 }
+ATTENDANCE_MEANINGS = {value: label.lower() for value, label in Attendance.Status.choices}
 STARTED = (
     Enrolment.Status.ACTIVE,
     Enrolment.Status.COMPLETED,
@@ -203,6 +204,8 @@ def _attendance(cohort: Cohort, people: list[Person]) -> dict:
         .values("id", "number", "week", "date", "status", "phase__name", "phase__order")
         .order_by("number")
     )
+    for session in sessions:
+        session["label"] = f"Session {session['number']}, {_day(session['date'])}"
     marks = {
         (session_id, enrolment_id): status
         for session_id, enrolment_id, status in Attendance.objects.filter(
@@ -247,9 +250,7 @@ def _attendance(cohort: Cohort, people: list[Person]) -> dict:
             if status is None:
                 person.cells.append(("", "not recorded"))
             else:
-                person.cells.append(
-                    (ATTENDANCE_CODES[status], Attendance.Status(status).label.lower())
-                )
+                person.cells.append((ATTENDANCE_CODES[status], ATTENDANCE_MEANINGS[status]))
     phase_rows = sorted(phases.values(), key=lambda p: p["order"])
     for phase in phase_rows:
         phase["rate"] = stats.share(phase["attended"], phase["recorded"])
@@ -276,7 +277,7 @@ def _retention(cohort: Cohort, people: list[Person], today: datetime.date) -> di
             for p in started
             if p.enrolled_on <= date and (p.ended_on is None or p.ended_on >= date)
         )
-        weeks.append({"week": week, "date": date, "enrolled": still})
+        weeks.append({"week": week, "date": _day(date), "enrolled": still})
     leavers = Counter()
     for p in started:
         if p.status in (Enrolment.Status.WITHDRAWN, Enrolment.Status.DISCHARGED):
@@ -291,6 +292,11 @@ def _retention(cohort: Cohort, people: list[Person], today: datetime.date) -> di
         ],
         "left": sum(leavers.values()),
     }
+
+
+def _day(date: datetime.date) -> str:
+    # Formatted here once: Django's date filter, run per cell, dominated the page's render.
+    return f"{date.day} {date:%b %Y}"
 
 
 def _completion(timepoints: list[dict], admin_rows: list[tuple]) -> list[dict]:
@@ -390,6 +396,9 @@ def cohort_dashboard(
     people = _people(cohort, show_names)
     counted = [p for p in people if p.status in STARTED]
     counted_ids = [p.enrolment_id for p in counted]
+    # Administrations and scores by enrolment id: on a large service the planner finds
+    # them through the enrolment index faster than through a join on the cohort.
+    enrolment_ids = [p.enrolment_id for p in people]
     attendance = _attendance(cohort, people)
     retention = _retention(cohort, people, today)
 
@@ -399,12 +408,12 @@ def cohort_dashboard(
         .order_by("week")
     )
     admin_rows = list(
-        Administration.objects.filter(enrolment__cohort=cohort).values_list(
+        Administration.objects.filter(enrolment_id__in=enrolment_ids).values_list(
             "enrolment_id", "timepoint_id", "instrument_code", "status"
         )
     )
     score_rows = Score.objects.filter(
-        administration__enrolment__cohort=cohort,
+        administration__enrolment_id__in=enrolment_ids,
         administration__status=Administration.Status.COMPLETED,
     ).values_list(
         "administration__enrolment_id",
