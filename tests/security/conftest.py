@@ -29,3 +29,30 @@ def client_factory():
     from django.test import Client
 
     return Client
+
+
+@pytest.fixture
+def world(db, fresh_cache):
+    """tests/security/matrix_world.py's two services, with a signed-in client per role."""
+    import time_machine
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.conftest import sign_in
+    from tests.security.matrix_world import NOW, ROLES, build_world
+
+    with time_machine.travel(NOW, tick=True):
+        world = build_world()
+        clients = {}
+        for role in ROLES:
+            client = Client()
+            user = world.personas[role]
+            if user is not None:
+                sign_in(client, user)
+            clients[role] = client
+        # The participant persona follows their link and presses Start, as in a message.
+        participant = clients["participant"]
+        participant.get(reverse("questionnaire:landing", args=[world.own.token]))
+        participant.post(reverse("questionnaire:start"), {"token": world.own.token})
+        world.clients = clients
+        yield world

@@ -16,6 +16,15 @@ from django.utils import timezone
 from accounts.models import Membership, SubjectAccessRequest
 from tests.factories import MembershipFactory, ParticipantFactory, ServiceFactory, UserFactory
 
+ROLES = (
+    "anonymous",
+    "participant",
+    "clinician",
+    "other_clinician",
+    "manager",
+    "admin",
+    "superuser",
+)
 START = dt.date(2026, 1, 6)  # a Tuesday; the baseline questionnaires are open two days later
 NOW = dt.datetime(2026, 1, 8, 10, 0, tzinfo=dt.UTC)
 

@@ -16,19 +16,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.scope import CAPABILITIES, Role
-from tests.conftest import sign_in
 from tests.security.matrix_table import ALLAUTH_PUBLIC, TABLE, Rule
-from tests.security.matrix_world import NOW, OBJECTS, SHARED_OBJECTS, build_world
+from tests.security.matrix_world import NOW, OBJECTS, ROLES, SHARED_OBJECTS
 
-ROLES = (
-    "anonymous",
-    "participant",
-    "clinician",
-    "other_clinician",
-    "manager",
-    "admin",
-    "superuser",
-)
 MEMBER_ROLE = {
     "clinician": (Role.CLINICIAN, "own"),
     "other_clinician": (Role.CLINICIAN, "other"),
@@ -294,25 +284,6 @@ def outcome_matches(response, expect: Expect) -> bool:
 def describe(response) -> str:
     location = response.get("Location")
     return f"{response.status_code}{' -> ' + location if location else ''}"
-
-
-@pytest.fixture
-def world(db, fresh_cache):
-    with time_machine.travel(NOW, tick=True):
-        world = build_world()
-        clients = {}
-        for role in ROLES:
-            client = Client()
-            user = world.personas[role]
-            if user is not None:
-                sign_in(client, user)
-            clients[role] = client
-        # The participant persona follows their link and presses Start, as in a message.
-        participant = clients["participant"]
-        participant.get(reverse("questionnaire:landing", args=[world.own.token]))
-        participant.post(reverse("questionnaire:start"), {"token": world.own.token})
-        world.clients = clients
-        yield world
 
 
 GROUPS = sorted({p.namespace.split(":")[0] or "root" for p in PATTERNS if group_of(p) == "table"})
