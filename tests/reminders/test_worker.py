@@ -39,7 +39,9 @@ def _requirements() -> str:
 
 pytestmark = [
     pytest.mark.services,
-    pytest.mark.django_db(transaction=True),
+    # serialized_rollback: the default programmes and timepoints come from data migrations,
+    # which the flush after a transactional test would otherwise wipe for the next one.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(bool(_requirements()), reason=_requirements() or "ok"),
 ]
 
