@@ -4,6 +4,7 @@ Playwright cannot download its own browser here, so it is pointed at /usr/bin/ch
 Screenshots of each step go to test-artifacts/screenshots (printed at the end of the run).
 """
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -26,6 +27,20 @@ CHROMIUM_ARGS = [
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between browser steps are still ordinary synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(items):
+    """Every browser test is transactional, and each one empties every table when it ends,
+    the rows the migrations made (default programmes, timepoints) included: restore them at
+    the start of each browser test here, whichever test ran before it."""
+    here = Path(__file__).parent
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None or not item.path.is_relative_to(here):
+            continue
+        if marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            restored = pytest.mark.django_db(**{**marker.kwargs, "serialized_rollback": True})
+            item.add_marker(restored, append=False)
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +78,8 @@ def new_page(browser):
 def screenshot(request):
     """screenshot(page, "step-name") saves a PNG under test-artifacts/screenshots/<test>/."""
     folder = ARTIFACTS / request.node.name
+    # A fresh folder per run, so the numbered steps are this run's only.
+    shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     counter = {"n": 0}
 
@@ -73,6 +90,32 @@ def screenshot(request):
     return _shot
 
 
+def pytest_sessionstart(session):
+    from tests.browser.axe import REPORT
+
+    # Only the accessibility lines this run appends are summarised at the end.
+    session.config._axe_report_start = REPORT.stat().st_size if REPORT.exists() else 0
+
+
 def pytest_terminal_summary(terminalreporter):
     if ARTIFACTS.exists() and any(ARTIFACTS.iterdir()):
         terminalreporter.write_line(f"Browser screenshots: {ARTIFACTS}")
+    from tests.browser.axe import REPORT
+
+    start = getattr(terminalreporter.config, "_axe_report_start", None)
+    if start is None or not REPORT.exists():
+        return
+    with REPORT.open() as report:
+        report.seek(start)
+        checks = [json.loads(line) for line in report if line.strip()]
+    if checks:
+        terminalreporter.write_line(
+            f"Accessibility (axe-core, WCAG 2.2 A/AA): {len(checks)} page checks, "
+            f"{len({c['url'] for c in checks})} distinct addresses, "
+            f"{max(c['rules_run'] for c in checks)} rules run per page at most, "
+            f"{sum(c['violations'] for c in checks)} violations"
+        )
+
+
+# The journeys' fixtures (step recording and timing, the real worker), for every test here.
+from tests.browser.journey_support import journey, real_worker  # noqa: E402, F401
