@@ -31,3 +31,24 @@ def production_shape(app_configs, **kwargs):
             Warning("EMAIL_BACKEND would not deliver mail in production.", id="safeground.W003")
         )
     return problems
+
+
+@register(Tags.security)
+def csrf_middleware_installed(app_configs, **kwargs):
+    """Django's own check (security.W003) knows only the exact class path; settings silence it
+    because participant pages use a subclass (config.csrf). This check takes its place."""
+    from django.middleware.csrf import CsrfViewMiddleware
+    from django.utils.module_loading import import_string
+
+    for path in settings.MIDDLEWARE:
+        try:
+            if issubclass(import_string(path), CsrfViewMiddleware):
+                return []
+        except (ImportError, TypeError):
+            continue
+    return [
+        Error(
+            "No CSRF middleware (CsrfViewMiddleware or a subclass) is in MIDDLEWARE.",
+            id="safeground.E002",
+        )
+    ]

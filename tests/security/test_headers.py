@@ -155,3 +155,13 @@ def test_hsts_is_sent_over_https_when_configured(client, settings):
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     response = client.get(reverse("account_login"), secure=True)
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_a_missing_csrf_middleware_is_an_error(settings):
+    from accounts.checks import csrf_middleware_installed
+
+    assert csrf_middleware_installed(None) == []
+    settings.MIDDLEWARE = [
+        m for m in settings.MIDDLEWARE if "csrf" not in m.lower() and "Csrf" not in m
+    ]
+    assert [e.id for e in csrf_middleware_installed(None)] == ["safeground.E002"]
