@@ -11,7 +11,7 @@ import urllib.request
 from email.message import Message
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -29,7 +29,7 @@ def _production_cookies(settings):
     settings.SESSION_COOKIE_SECURE = True
     settings.CSRF_COOKIE_SECURE = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()  # rate-limit counters outlive a test's database
+    caches["ratelimit"].clear()  # rate-limit counters outlive a test's database
 
 
 @pytest.fixture

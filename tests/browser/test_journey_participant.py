@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 from playwright.sync_api import Error as PlaywrightError
 
@@ -302,7 +302,7 @@ def answer_with_keyboard(page, arrows: dict[int, int] | None = None) -> int:
 def test_participant_completes_every_questionnaire_with_the_keyboard_alone(
     live_server, new_page, journey
 ):
-    cache.clear()  # the link pages' rate limit counts by address
+    caches["ratelimit"].clear()  # the link pages' rate limit counts by address
     participant, _ = enrolled_participant()
     token = links.link_issue(
         participant=participant, expires_at=timezone.now() + datetime.timedelta(days=2)
@@ -357,7 +357,7 @@ def test_participant_completes_every_questionnaire_with_the_keyboard_alone(
 def test_participant_pages_read_at_200_percent_zoom_without_sideways_scrolling(
     live_server, new_page, journey
 ):
-    cache.clear()  # the link pages' rate limit counts by address
+    caches["ratelimit"].clear()  # the link pages' rate limit counts by address
     participant, _ = enrolled_participant()
     token = links.link_issue(
         participant=participant, expires_at=timezone.now() + datetime.timedelta(days=2)

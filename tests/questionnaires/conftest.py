@@ -22,9 +22,10 @@ def _fast_passwords(settings):
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     # Rate-limit counters live in the cache, which outlives a test's database.
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
 
     cache.clear()
+    caches["ratelimit"].clear()
 
 
 @pytest.fixture(autouse=True)

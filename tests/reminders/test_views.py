@@ -19,9 +19,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits():
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
 
     cache.clear()
+    caches["ratelimit"].clear()
 
 
 def participant_with_open_window(service, **participant):
