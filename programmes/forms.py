@@ -1,6 +1,7 @@
 import re
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import Service
@@ -20,6 +21,22 @@ class TimeInput(forms.TimeInput):
 class FacilitatorChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj):
         return obj.get_full_name() or obj.username
+
+    def _check_values(self, value):
+        # SQLite raises OverflowError (not ValueError) for ids beyond 64 bits, which
+        # Django's lookup does not catch; answer with the ordinary "not a choice" error.
+        for pk in value:
+            try:
+                number = int(str(pk))
+            except (TypeError, ValueError):
+                continue
+            if not -(2**63) <= number < 2**63:
+                raise ValidationError(
+                    self.error_messages["invalid_choice"],
+                    code="invalid_choice",
+                    params={"value": pk},
+                )
+        return super()._check_values(value)
 
 
 class CohortForm(forms.Form):

@@ -2,6 +2,7 @@ import datetime
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from programmes.models import Attendance, Cohort, Enrolment, GroupSession, Programme
 from tests.factories import ParticipantFactory, UserFactory
@@ -163,7 +164,7 @@ def test_register_post_records_everyone_then_updates(
     page = client.get(url)
     assert page.status_code == 200
     for enrolment in enrolments:
-        assert enrolment.participant.full_name.encode() in page.content
+        assert escape(enrolment.participant.full_name).encode() in page.content
     data = {f"status_{e.pk}": "present" for e in enrolments} | {"group_note": "Breathing"}
     assert client.post(url, data).status_code == 302
     assert Attendance.objects.filter(session=session, status="present").count() == 3

@@ -7,10 +7,11 @@ import pytest
 def fresh_cache(settings):
     """A cache of this test's own, so rate-limit counters never leak between tests."""
     settings.CACHES = {
-        "default": {
+        alias: {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"security-{uuid.uuid4()}",
+            "LOCATION": f"security-{alias}-{uuid.uuid4()}",
         }
+        for alias in ("default", "ratelimit")
     }
 
 
