@@ -210,7 +210,7 @@ COHORTS = [
         "Hillside Team",
         "cfgp-52",
         "Hillside preparation group",
-        weeks_ago=4,
+        weeks_ago=11,  # session 12 today: the end-of-preparation questionnaires are open
         size=8,
         withdrawn=(2,),
         venue="Meeting room B, Hillside Resource Centre",
