@@ -1,3 +1,4 @@
+import importlib
 import os
 
 import pytest
@@ -33,6 +34,36 @@ def django_db_setup(django_db_setup, django_db_blocker):
             cursor.execute(
                 "ALTER TABLE auditlog_logentry DISABLE TRIGGER auditlog_logentry_no_truncate"
             )
+
+
+@pytest.fixture(autouse=True)
+def _migrated_defaults(request):
+    """Transactional tests empty every table when they end, the rows the data migrations made
+    included. Put those rows back before each transactional test, whichever test ran before
+    it, and forget content-type ids cached from before the flush."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    from django.apps import apps
+    from django.contrib.contenttypes.management import create_contenttypes
+    from django.contrib.contenttypes.models import ContentType
+
+    from programmes.models import Programme
+
+    ContentType.objects.clear_cache()
+    for app_config in apps.get_app_configs():
+        create_contenttypes(app_config, verbosity=0)
+    if not Programme.objects.exists():
+        programmes_defaults = importlib.import_module(
+            "programmes.migrations.0002_default_programmes"
+        )
+        measures_defaults = importlib.import_module("measures.migrations.0002_default_timepoints")
+        programmes_defaults.create_defaults(apps, None)
+        measures_defaults.create_timepoints(apps, None)
+    yield
+    ContentType.objects.clear_cache()
 
 
 def sign_in(client, user):

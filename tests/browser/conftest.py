@@ -29,20 +29,6 @@ CHROMIUM_ARGS = [
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-def pytest_collection_modifyitems(items):
-    """Every browser test is transactional, and each one empties every table when it ends,
-    the rows the migrations made (default programmes, timepoints) included: restore them at
-    the start of each browser test here, whichever test ran before it."""
-    here = Path(__file__).parent
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        if marker is None or not item.path.is_relative_to(here):
-            continue
-        if marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
-            restored = pytest.mark.django_db(**{**marker.kwargs, "serialized_rollback": True})
-            item.add_marker(restored, append=False)
-
-
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():

@@ -1,8 +1,5 @@
-# The browser harness's fixtures, for the dashboards' own browser tests.
 import pytest
 from django.core.cache import cache
-
-from tests.browser.conftest import browser, new_page, screenshot  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from tests.browser.axe import assert_accessible
@@ -10,6 +11,14 @@ from tests.conftest import sign_in
 from tests.dashboards.builders import make_cohort, populate
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # The service's figures are cached by service id, and ids repeat between tests.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def _signed_in_page(new_page, live_server, client, user):
