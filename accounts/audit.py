@@ -14,6 +14,11 @@ from auditlog.signals import accessed
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model
 from django.db.models.signals import pre_save
+from django.dispatch import Signal
+
+# Sent by record_bulk_changes with `instances`: the objects just written in bulk, so layers
+# above can react to bulk writes as they do to model signals (dashboards marks figures stale).
+bulk_changes_recorded = Signal()
 
 
 def record_view(instance: Model) -> None:
@@ -61,6 +66,7 @@ def record_bulk_changes(
             for obj, changes in entries
         ]
     )
+    bulk_changes_recorded.send(sender=LogEntry, instances=[obj for obj, _ in entries])
 
 
 def _text(value) -> str:

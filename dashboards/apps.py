@@ -10,7 +10,10 @@ class DashboardsConfig(AppConfig):
         from accounts.models import Service
         from accounts.panels import Panel
         from accounts.scope import Can, user_can
+        from dashboards import freshness
         from programmes.panels import cohort_page
+
+        freshness.connect()
 
         # A service-wide export is recorded against the Service. Only its access records are
         # wanted here; if accounts registers Service itself, that registration serves.

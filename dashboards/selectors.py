@@ -8,19 +8,26 @@ in memory, so a page's query count stays pinned whatever the size of the data.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import Count, Q, StdDev, Sum
+from django.db.models import Q
 from django.utils import timezone
 
-from dashboards import stats
-from dashboards.tables import change_cells, change_rows, grid_cells, mean_rows
+from dashboards import figures, stats
+from dashboards.tables import (
+    change_cells,
+    change_rows,
+    grid_cells,
+    mean_rows,
+    retention_rows,
+    session_head,
+)
 from measures.definitions import get_instrument
 from measures.models import Administration, Score, Timepoint
-from programmes.models import Attendance, Cohort, Enrolment, GroupSession, Programme
+from programmes.models import Attendance, Cohort, Enrolment, GroupSession
 
 BASELINE = "baseline"
 OCCUPATION = "occupation"
@@ -89,58 +96,6 @@ def outcome_scales(timepoints: list[dict]) -> list[tuple[str, str]]:
     return seen
 
 
-BASELINE_SD_SECONDS = 15 * 60
-
-
-def baseline_sd_cache_key(service_id: int) -> str:
-    return f"dashboards:baseline-sd:{service_id}"
-
-
-def service_baseline_sds(service_id: int, scales: list[tuple[str, str]]) -> dict:
-    """The service's own baseline SD for scales whose RCI is computed from it.
-
-    One aggregate over every baseline score in the service: the costliest query on the
-    cohort page, for a reference value that moves slowly. It is kept in the cache for
-    BASELINE_SD_SECONDS, so a new baseline reaches the RCI within a quarter of an hour.
-    """
-    wanted = sorted((c, s) for c, s in scales if stats.needs_baseline_sd(c, s))
-    if not wanted:
-        return {}
-    key = baseline_sd_cache_key(service_id)
-    cached = cache.get(key)
-    if cached is not None and all(f"{c}.{s}" in cached["scales"] for c, s in wanted):
-        return {tuple(k.split(".")): v for k, v in cached["sds"].items()}
-    match = Q()
-    for code, scale in wanted:
-        match |= Q(administration__instrument_code=code, scale=scale)
-    rows = (
-        Score.objects.filter(
-            match,
-            administration__enrolment__cohort__service_id=service_id,
-            administration__timepoint__key=BASELINE,
-            administration__status=Administration.Status.COMPLETED,
-            value__isnull=False,
-        )
-        .values("administration__instrument_code", "scale")
-        .annotate(sd=StdDev("value", sample=True))
-        .order_by()
-    )
-    sds = {
-        (row["administration__instrument_code"], row["scale"]): row["sd"]
-        for row in rows
-        if row["sd"]
-    }
-    cache.set(
-        key,
-        {
-            "scales": [f"{c}.{s}" for c, s in wanted],
-            "sds": {f"{c}.{s}": v for (c, s), v in sds.items()},
-        },
-        BASELINE_SD_SECONDS,
-    )
-    return sds
-
-
 # --------------------------------------------------------------------------- cohort
 
 
@@ -198,59 +153,63 @@ def _people(cohort: Cohort, show_names: bool) -> list[Person]:
     return people
 
 
+_CANCELLED_CELL = ("X", "session cancelled")
+_UNRECORDED_CELL = ("", "not recorded")
+_CELLS = {status: (code, ATTENDANCE_MEANINGS[status]) for status, code in ATTENDANCE_CODES.items()}
+_ATTENDED = frozenset(Attendance.ATTENDED)
+
+
 def _attendance(cohort: Cohort, people: list[Person]) -> dict:
+    """The register grid, each person's and each phase's attendance, in one pass."""
     sessions = list(
         GroupSession.objects.filter(cohort=cohort)
         .values("id", "number", "week", "date", "status", "phase__name", "phase__order")
         .order_by("number")
     )
-    for session in sessions:
-        session["label"] = f"Session {session['number']}, {_day(session['date'])}"
-    marks = {
-        (session_id, enrolment_id): status
-        for session_id, enrolment_id, status in Attendance.objects.filter(
-            session__cohort=cohort
-        ).values_list("session_id", "enrolment_id", "status")
-    }
+    # By enrolment id: the enrolment index finds these rows without a join on the session.
+    marks: dict[int, dict[int, str]] = {p.enrolment_id: {} for p in people}
+    for session_id, enrolment_id, status in (
+        Attendance.objects.filter(enrolment_id__in=list(marks))
+        .values_list("session_id", "enrolment_id", "status")
+        .order_by()
+    ):
+        marks[enrolment_id][session_id] = status
+    rows = [(person, marks[person.enrolment_id], []) for person in people]
     phases: dict[str, dict] = {}
     for session in sessions:
-        phase = phases.setdefault(
-            session["phase__name"],
-            {
+        session["label"] = f"Session {session['number']}, {_day(session['date'])}"
+        phase = phases.get(session["phase__name"])
+        if phase is None:
+            phase = phases[session["phase__name"]] = {
                 "name": session["phase__name"],
                 "order": session["phase__order"],
                 "sessions": 0,
                 "registers": 0,
                 "attended": 0,
                 "recorded": 0,
-            },
-        )
+            }
         if session["status"] == GroupSession.Status.CANCELLED:
+            for _person, _marks, cells in rows:
+                cells.append(_CANCELLED_CELL)
             continue
         phase["sessions"] += 1
-        taken = False
-        for person in people:
-            status = marks.get((session["id"], person.enrolment_id))
+        session_id, recorded, attended = session["id"], 0, 0
+        for person, person_marks, cells in rows:
+            status = person_marks.get(session_id)
             if status is None:
+                cells.append(_UNRECORDED_CELL)
                 continue
-            taken = True
-            phase["recorded"] += 1
+            cells.append(_CELLS[status])
+            recorded += 1
             person.recorded += 1
-            if status in Attendance.ATTENDED:
-                phase["attended"] += 1
+            if status in _ATTENDED:
+                attended += 1
                 person.attended += 1
-        phase["registers"] += int(taken)
-    for person in people:
-        person.cells = []
-        for session in sessions:
-            if session["status"] == GroupSession.Status.CANCELLED:
-                person.cells.append(("X", "session cancelled"))
-                continue
-            status = marks.get((session["id"], person.enrolment_id))
-            if status is None:
-                person.cells.append(("", "not recorded"))
-            else:
-                person.cells.append((ATTENDANCE_CODES[status], ATTENDANCE_MEANINGS[status]))
+        phase["recorded"] += recorded
+        phase["attended"] += attended
+        phase["registers"] += int(recorded > 0)
+    for person, _marks, cells in rows:
+        person.cells = cells
     phase_rows = sorted(phases.values(), key=lambda p: p["order"])
     for phase in phase_rows:
         phase["rate"] = stats.share(phase["attended"], phase["recorded"])
@@ -258,6 +217,7 @@ def _attendance(cohort: Cohort, people: list[Person]) -> dict:
     attended = sum(p["attended"] for p in phase_rows)
     return {
         "sessions": sessions,
+        "head": session_head(sessions),
         "phases": phase_rows,
         "overall_rate": stats.share(attended, recorded),
         "attended": attended,
@@ -286,6 +246,7 @@ def _retention(cohort: Cohort, people: list[Person], today: datetime.date) -> di
         "started": len(started),
         "referred": len(people) - len(started),
         "weeks": weeks,
+        "rows": retention_rows(weeks),
         "leavers": [
             {"status": status, "reason": reason, "count": count}
             for (status, reason), count in sorted(leavers.items(), key=lambda i: (-i[1], i[0]))
@@ -380,6 +341,11 @@ def _pairs(
     return pairs, dict(left_out), owners
 
 
+OUTCOMES_SECONDS = 60 * 60
+# Part of the outcomes' cache key: raise it whenever what _outcomes returns changes shape.
+OUTCOMES_SCHEMA = 1
+
+
 def cohort_dashboard(
     cohort: Cohort,
     *,
@@ -388,43 +354,99 @@ def cohort_dashboard(
     scatter_scale: str | None = None,
     today: datetime.date | None = None,
 ) -> dict:
-    """Everything the cohort dashboard shows, from seven queries.
+    """Everything the cohort dashboard shows.
 
-    Six while the service's baseline SDs are in the cache.
+    The register, retention and the scatter (the parts with names) are read afresh on every
+    view. The outcome figures (completion, means, paired change, service use, occupation)
+    hold no names; they are worked out once for each version of the cohort's data and of the
+    service's baseline SDs (dashboards.freshness gives the cohort a new version on every
+    change), kept in the cache under that version, and reused until the data changes.
     """
     today = today or timezone.localdate()
     people = _people(cohort, show_names)
     counted = [p for p in people if p.status in STARTED]
     counted_ids = [p.enrolment_id for p in counted]
-    # Administrations and scores by enrolment id: on a large service the planner finds
-    # them through the enrolment index faster than through a join on the cohort.
-    enrolment_ids = [p.enrolment_id for p in people]
     attendance = _attendance(cohort, people)
     retention = _retention(cohort, people, today)
+    for person in people:
+        person.grid = grid_cells(person.cells)
 
     timepoints = list(
         Timepoint.objects.filter(programme_id=cohort.programme_id)
         .values("id", "key", "name", "week", "instruments")
         .order_by("week")
     )
-    admin_rows = list(
-        Administration.objects.filter(enrolment_id__in=enrolment_ids).values_list(
-            "enrolment_id", "timepoint_id", "instrument_code", "status"
+    scales = outcome_scales(timepoints)
+    versions = figures.current_versions(Cohort.objects.filter(service_id=cohort.service_id))
+    baseline_sds = figures.service_baseline_sds(cohort.service_id, versions)
+    # Everything the outcomes are worked out from, besides code that OUTCOMES_SCHEMA covers.
+    state = repr((versions[cohort.pk], view, timepoints, sorted(baseline_sds.items())))
+    digest = hashlib.sha256(state.encode()).hexdigest()[:32]
+    key = f"dashboards:cohort:{OUTCOMES_SCHEMA}:{cohort.pk}:{digest}"
+    outcomes = cache.get(key)
+    if outcomes is None:
+        outcomes = _outcomes(
+            counted_ids, [p.enrolment_id for p in people], timepoints, scales, baseline_sds, view
         )
-    )
-    score_rows = Score.objects.filter(
+        cache.set(key, outcomes, OUTCOMES_SECONDS)
+
+    scale_keys = [f"{c}.{s}" for c, s in scales]
+    chosen = scatter_scale if scatter_scale in scale_keys else None
+    if chosen is None:
+        chosen = "core10.total" if "core10.total" in scale_keys else (scale_keys or [None])[0]
+    scatter = _scatter(chosen, people, counted_ids, timepoints, view)
+
+    return {
+        "people": people,
+        "counted": len(counted),
+        "attendance": attendance,
+        "retention": retention,
+        "timepoints": timepoints,
+        **outcomes,
+        "scatter": scatter,
+        "scale_choices": [(key, scale_label(*key.split("."))) for key in scale_keys],
+        "view": view,
+        "view_label": VIEWS[view],
+        "today": today,
+    }
+
+
+def _scores(enrolment_ids: list[int], code: str | None = None) -> tuple[dict, dict]:
+    """The completed scores of these enrolments (of one instrument if `code` is given)."""
+    rows = Score.objects.filter(
         administration__enrolment_id__in=enrolment_ids,
         administration__status=Administration.Status.COMPLETED,
-    ).values_list(
-        "administration__enrolment_id",
-        "administration__timepoint__key",
-        "administration__instrument_code",
-        "scale",
-        "value",
     )
-    values, not_scored = _score_index(score_rows)
-    scales = outcome_scales(timepoints)
-    baseline_sds = service_baseline_sds(cohort.service_id, scales)
+    if code:
+        rows = rows.filter(administration__instrument_code=code)
+    return _score_index(
+        rows.values_list(
+            "administration__enrolment_id",
+            "administration__timepoint__key",
+            "administration__instrument_code",
+            "scale",
+            "value",
+        ).order_by()
+    )
+
+
+def _outcomes(
+    counted_ids: list[int],
+    enrolment_ids: list[int],
+    timepoints: list[dict],
+    scales: list[tuple[str, str]],
+    baseline_sds: dict,
+    view: str,
+) -> dict:
+    """The cohort's figures without names, from two queries."""
+    # Administrations and scores by enrolment id: on a large service the planner finds
+    # them through the enrolment index faster than through a join on the cohort.
+    admin_rows = list(
+        Administration.objects.filter(enrolment_id__in=enrolment_ids)
+        .values_list("enrolment_id", "timepoint_id", "instrument_code", "status")
+        .order_by()
+    )
+    values, not_scored = _scores(enrolment_ids)
 
     means = []
     for code, scale in scales:
@@ -459,15 +481,13 @@ def cohort_dashboard(
 
     later = [tp for tp in timepoints if tp["key"] != BASELINE]
     changes = []
-    pair_owners: dict[tuple[str, str, str], tuple[list, list]] = {}
     for code, scale in scales:
         for tp in later:
             if code not in tp["instruments"]:
                 continue
-            pairs, left_out, owners = _pairs(
+            pairs, left_out, _owners = _pairs(
                 counted_ids, code, scale, tp, timepoints, values, not_scored, view
             )
-            pair_owners[(code, scale, tp["key"])] = (pairs, owners)
             result = stats.paired_change(
                 code, scale, pairs, left_out=left_out, baseline_sd=baseline_sds.get((code, scale))
             )
@@ -482,35 +502,13 @@ def cohort_dashboard(
                     "cells": change_cells(result, small=False, min_n=stats.MIN_PAIRED),
                 }
             )
-    for person in people:
-        person.grid = grid_cells(person.cells)
-
-    service_use = _service_use(counted_ids, values, not_scored)
-    occupation = _occupation(counted_ids, values)
-
-    scale_keys = [f"{c}.{s}" for c, s in scales]
-    chosen = scatter_scale if scatter_scale in scale_keys else None
-    if chosen is None:
-        chosen = "core10.total" if "core10.total" in scale_keys else (scale_keys or [None])[0]
-    scatter = _scatter(chosen, people, pair_owners, later)
-
     return {
-        "people": people,
-        "counted": len(counted),
-        "attendance": attendance,
-        "retention": retention,
-        "timepoints": timepoints,
         "completion": _completion(timepoints, admin_rows),
         "means": means,
         "changes": changes,
         "change_rows": change_rows(changes),
-        "service_use": service_use,
-        "occupation": occupation,
-        "scatter": scatter,
-        "scale_choices": [(key, scale_label(*key.split("."))) for key in scale_keys],
-        "view": view,
-        "view_label": VIEWS[view],
-        "today": today,
+        "service_use": _service_use(counted_ids, values, not_scored),
+        "occupation": _occupation(counted_ids, values),
     }
 
 
@@ -577,31 +575,33 @@ def _occupation(people_ids: list[int], values: dict) -> dict:
     }
 
 
-def _scatter(chosen: str | None, people: list[Person], pair_owners: dict, later: list) -> dict:
+def _scatter(
+    chosen: str | None, people: list[Person], counted_ids: list[int], timepoints: list, view: str
+) -> dict:
+    """Sessions attended against change on one scale, person by person (one query)."""
     if chosen is None:
         return {"scale": None, "points": []}
     code, scale = chosen.split(".")
-    # The end of the programme when that timepoint asks for the scale, else the last one.
-    target = next((tp for tp in later if tp["key"] == "week52"), later[-1] if later else None)
-    key = (code, scale, target["key"]) if target else None
-    if key not in pair_owners:
-        candidates = [k for k in pair_owners if k[:2] == (code, scale)]
-        key = candidates[-1] if candidates else None
-    if key is None:
+    later = [tp for tp in timepoints if tp["key"] != BASELINE and code in tp["instruments"]]
+    if not later:
         return {"scale": chosen, "points": []}
-    pairs, owners = pair_owners[key]
+    # The end of the programme when that timepoint asks for the scale, else the last one.
+    target = next((tp for tp in later if tp["key"] == "week52"), later[-1])
+    values, not_scored = _scores(counted_ids, code)
+    pairs, _left_out, owners = _pairs(
+        counted_ids, code, scale, target, timepoints, values, not_scored, view
+    )
     by_id = {p.enrolment_id: p for p in people}
     points = [
         {"label": by_id[e].label, "attended": by_id[e].attended, "change": after - before}
         for (before, after), e in zip(pairs, owners, strict=True)
     ]
-    timepoint = next(tp for tp in later if tp["key"] == key[2])
     return {
         "scale": chosen,
         "label": scale_label(code, scale),
-        "timepoint": timepoint,
+        "timepoint": target,
         "points": points,
-        "left_out": len([p for p in people if p.status in STARTED]) - len(points),
+        "left_out": len(counted_ids) - len(points),
     }
 
 
@@ -666,102 +666,61 @@ def service_filter_choices(service_id: int) -> dict:
     return {"programmes": sorted(programmes.items(), key=lambda i: i[1]), "years": sorted(years)}
 
 
-COMPARISON_TIMEPOINT = "week52"
 HEADLINE = ("core10", "total")
-PROGRAMME_KEY = "administration__enrolment__cohort__programme__key"
-CODE = "administration__instrument_code"
 
 
-def service_dashboard(service_id: int, *, programme=None, year=None, status=None, today=None):
-    """Every cohort side by side and the two programmes compared, from eight queries.
+def service_dashboard(
+    service_id: int, *, programme=None, year=None, status=None, today=None, versions=None
+):
+    """Every cohort side by side and the two programmes compared, from two queries.
 
-    Seven while the service's baseline SDs are in the cache.
-
-    Everything that grows with the number of people is aggregated in the database: scores
-    come back as distinct (before, after) pairs with their counts, service use and occupation
-    as sums and counts, so the rows fetched depend on the spread of scores, not on the
-    number of participants.
+    The filtered cohorts and their stored figures; while any cohort's figures are stale, a
+    batch of queries recomputes them first (dashboards.figures). `versions` are those of all
+    the service's cohorts, if the caller has read them; the service's baseline SDs are
+    cached under them.
+    Scores arrive as distinct (before, after) pairs with their counts, so the work here
+    depends on the spread of scores, not on the number of participants.
     """
     today = today or timezone.localdate()
-    cohorts = list(
-        service_cohorts(service_id, programme=programme, year=year, status=status, today=today)
-        .values("id", "name", "start_date", "programme__key", "programme__name")
-        .order_by("-start_date", "name")
+    selected = service_cohorts(
+        service_id, programme=programme, year=year, status=status, today=today
     )
+    cohorts = list(
+        selected.values("id", "name", "start_date", "programme__key", "programme__name").order_by(
+            "-start_date", "name"
+        )
+    )
+    stored = figures.current_figures(selected)
     cohort_ids = [c["id"] for c in cohorts]
-    cohort_programme = {c["id"]: c["programme__key"] for c in cohorts}
     programme_names = {c["programme__key"]: c["programme__name"] for c in cohorts}
     programmes = sorted(programme_names, key=_programme_order)
 
-    enrolment_counts: dict[int, Counter] = defaultdict(Counter)
-    for cohort_id, status_, n in (
-        Enrolment.objects.filter(cohort_id__in=cohort_ids)
-        .values_list("cohort_id", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        enrolment_counts[cohort_id][status_] = n
     started_by_programme: Counter = Counter()
-    for cohort_id, counts in enrolment_counts.items():
-        started_by_programme[cohort_programme[cohort_id]] += sum(counts[s] for s in STARTED)
-
-    attendance = {
-        row["enrolment__cohort_id"]: row
-        for row in Attendance.objects.filter(
-            enrolment__cohort_id__in=cohort_ids, enrolment__status__in=STARTED
-        )
-        .values("enrolment__cohort_id")
-        .annotate(
-            recorded=Count("id"),
-            attended=Count("id", filter=Q(status__in=Attendance.ATTENDED)),
-        )
-        .order_by()
-    }
-    S = Administration.Status
-    completion = {
-        row["enrolment__cohort_id"]: row
-        for row in Administration.objects.filter(enrolment__cohort_id__in=cohort_ids)
-        .values("enrolment__cohort_id")
-        .annotate(
-            completed=Count("id", filter=Q(status=S.COMPLETED)),
-            closed=Count("id", filter=Q(status__in=[S.COMPLETED, S.EXPIRED, S.MISSED])),
-        )
-        .order_by()
-    }
-
-    scored = Score.objects.filter(
-        administration__enrolment__cohort_id__in=cohort_ids,
-        administration__enrolment__status__in=STARTED,
-        administration__status=S.COMPLETED,
-        value__isnull=False,
-    )
-    # Baseline scores, each with the same person's end-of-programme score where there is
-    # one, grouped into distinct (before, after) values with their counts.
     pairs_by_programme: dict = defaultdict(list)
     baseline_n: Counter = Counter()
-    for key, code, scale, before, after, n in _pair_counts(cohort_ids, by="programme"):
-        baseline_n[(key, code, scale)] += n
-        if after is not None:
-            pairs_by_programme[(key, code, scale)].extend([(before, after)] * n)
     headline_pairs: dict = defaultdict(list)
-    for cohort_id, _code, _scale, before, after, n in _pair_counts(
-        cohort_ids, by="cohort", only=HEADLINE
-    ):
-        if after is not None:
-            headline_pairs[cohort_id].extend([(before, after)] * n)
-    totals = {
-        (row[PROGRAMME_KEY], row["administration__timepoint__key"], row["scale"]): row
-        for row in scored.filter(
-            administration__instrument_code__in=NON_SCALE_INSTRUMENTS,
-            administration__timepoint__key__in=[k for k, _ in SERVICE_USE_PERIODS],
-        )
-        .values(PROGRAMME_KEY, "administration__timepoint__key", "scale")
-        .annotate(total=Sum("value"), n=Count("id"))
-        .order_by()
-    }
+    totals: dict = defaultdict(lambda: {"total": 0.0, "n": 0})
+    headline = ".".join(HEADLINE)
+    for cohort in cohorts:
+        key, found = cohort["programme__key"], stored[cohort["id"]]
+        started_by_programme[key] += sum(found["enrolments"].get(s, 0) for s in STARTED)
+        for scale_key, rows in found["pairs"].items():
+            code, scale = scale_key.split(".")
+            for before, after, n in rows:
+                baseline_n[(key, code, scale)] += n
+                if after is None:
+                    continue
+                pairs_by_programme[(key, code, scale)].extend([(before, after)] * n)
+                if scale_key == headline:
+                    headline_pairs[cohort["id"]].extend([(before, after)] * n)
+        for total_key, (total, n) in found["totals"].items():
+            tp_key, _code, scale = total_key.split(".")
+            row = totals[(key, tp_key, scale)]
+            row["total"] += total
+            row["n"] += n
 
     scales = sorted({(c, s) for _p, c, s in baseline_n}, key=_instrument_order)
-    baseline_sds = service_baseline_sds(service_id, scales)
+    baseline_sds = figures.service_baseline_sds(service_id, versions)
     comparison = []
     for code, scale in scales:
         row = {
@@ -797,9 +756,10 @@ def service_dashboard(service_id: int, *, programme=None, year=None, status=None
 
     cohort_rows = []
     for cohort in cohorts:
-        counts = enrolment_counts.get(cohort["id"], Counter())
-        att = attendance.get(cohort["id"], {"recorded": 0, "attended": 0})
-        comp = completion.get(cohort["id"], {"completed": 0, "closed": 0})
+        found = stored[cohort["id"]]
+        counts = Counter(found["enrolments"])
+        recorded, attended = found["attendance"]
+        completed, closed = found["completion"]
         cohort_rows.append(
             {
                 **cohort,
@@ -808,8 +768,8 @@ def service_dashboard(service_id: int, *, programme=None, year=None, status=None
                 "active": counts[Enrolment.Status.ACTIVE],
                 "completed": counts[Enrolment.Status.COMPLETED],
                 "left": counts[Enrolment.Status.WITHDRAWN] + counts[Enrolment.Status.DISCHARGED],
-                "attendance_rate": stats.share(att["attended"], att["recorded"]),
-                "completion_rate": stats.share(comp["completed"], comp["closed"]),
+                "attendance_rate": stats.share(attended, recorded),
+                "completion_rate": stats.share(completed, closed),
                 "headline": stats.paired_change(*HEADLINE, headline_pairs.get(cohort["id"], [])),
             }
         )
@@ -838,57 +798,6 @@ def service_dashboard(service_id: int, *, programme=None, year=None, status=None
         "headline_label": scale_label(*HEADLINE),
         "comparison_timepoint": "end of programme (week 52)",
     }
-
-
-def _pair_counts(cohort_ids: list[int], *, by: str, only: tuple[str, str] | None = None):
-    """(programme key or cohort id, code, scale, before, after or None, count) rows.
-
-    A self-join written in SQL: the ORM's correlated-subquery form of it took seconds on a
-    large service, where this join takes a fraction of one.
-    """
-    if not cohort_ids:
-        return []
-    score, admin = Score._meta.db_table, Administration._meta.db_table
-    timepoint, enrolment = Timepoint._meta.db_table, Enrolment._meta.db_table
-    cohort, programme = Cohort._meta.db_table, Programme._meta.db_table
-    group = "p.key" if by == "programme" else "c.id"
-    params: list = [
-        COMPARISON_TIMEPOINT,
-        Administration.Status.COMPLETED,
-        BASELINE,
-        Administration.Status.COMPLETED,
-        *NON_SCALE_INSTRUMENTS,
-        *STARTED,
-        *cohort_ids,
-    ]
-    extra = ""
-    if only:
-        extra = " AND a0.instrument_code = %s AND s0.scale = %s"
-        params += list(only)
-    sql = f"""
-        SELECT {group}, a0.instrument_code, s0.scale, s0.value, s1.value, COUNT(*)
-        FROM {score} s0
-        JOIN {admin} a0 ON a0.id = s0.administration_id
-        JOIN {timepoint} t0 ON t0.id = a0.timepoint_id
-        JOIN {enrolment} e ON e.id = a0.enrolment_id
-        JOIN {cohort} c ON c.id = e.cohort_id
-        JOIN {programme} p ON p.id = c.programme_id
-        LEFT JOIN ({admin} a1
-            JOIN {timepoint} t1 ON t1.id = a1.timepoint_id AND t1.key = %s
-            JOIN {score} s1 ON s1.administration_id = a1.id AND s1.value IS NOT NULL)
-          ON a1.enrolment_id = a0.enrolment_id
-         AND a1.instrument_code = a0.instrument_code
-         AND a1.status = %s
-         AND s1.scale = s0.scale
-        WHERE t0.key = %s AND a0.status = %s AND s0.value IS NOT NULL
-          AND a0.instrument_code NOT IN ({", ".join(["%s"] * len(NON_SCALE_INSTRUMENTS))})
-          AND e.status IN ({", ".join(["%s"] * len(STARTED))})
-          AND c.id IN ({", ".join(["%s"] * len(cohort_ids))}){extra}
-        GROUP BY {group}, a0.instrument_code, s0.scale, s0.value, s1.value
-    """  # noqa: S608 (table names come from the models; every value is a parameter)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def _totals_service_use(programme: str, totals: dict, started: int) -> dict:

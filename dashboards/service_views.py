@@ -11,6 +11,8 @@ from accounts.scope import Can, service_ids
 from dashboards import exports, selectors, stats
 from dashboards.access import dashboard_service_or_404, roles_by_service
 from dashboards.charts import service_charts
+from dashboards.figures import current_versions, digest
+from programmes.models import Cohort
 
 
 class ServiceFilterForm(forms.Form):
@@ -56,26 +58,31 @@ def service_dashboard(request, pk: int):
     )
 
 
-def figures_cache_key(service_id: int, filters: dict) -> str:
-    return "dashboards:service:{}:{}".format(
-        service_id, ":".join(f"{k}={v}" for k, v in sorted(filters.items()))
-    )
+def figures_cache_key(service_id: int, filters: dict, versions: dict[int, int], today) -> str:
+    """Names one exact state of the service's data: any change to any cohort gives the
+    cohort a new version (dashboards.freshness), and so the page a new key."""
+    wanted = ":".join(f"{k}={v}" for k, v in sorted(filters.items()))
+    return f"dashboards:service:{service_id}:{today.isoformat()}:{wanted}:{digest(versions)}"
 
 
 def _figures(service_id: int, filters: dict) -> str:
-    """The service's figures as HTML, kept for DASHBOARDS_SERVICE_CACHE_SECONDS (default 300).
+    """The service's figures as HTML, rendered once for each state of the service's data.
 
-    They aggregate every score in the service and take far longer to work out and render
-    than a page should on a large service. They hold no names and nothing that depends on
-    who is looking (suppression applies to everyone), so every user of the service shares
-    them; the page says when they were worked out. 0 turns the cache off.
+    They hold no names and nothing that depends on who is looking (suppression applies to
+    everyone), so every user of the service shares them. The key names the version of every
+    cohort's figures (the service's baseline SDs pool them all), so a change anywhere in the
+    service is shown at once; nothing expires by time. DASHBOARDS_SERVICE_CACHE_SECONDS (an
+    hour by default) only bounds how long an unused rendering stays in the cache; 0 turns
+    the cache off.
     """
-    seconds = getattr(settings, "DASHBOARDS_SERVICE_CACHE_SECONDS", 300)
-    key = figures_cache_key(service_id, filters)
-    figures = cache.get(key) if seconds else None
-    if figures is None:
-        data = selectors.service_dashboard(service_id, **filters)
-        figures = render_to_string(
+    seconds = getattr(settings, "DASHBOARDS_SERVICE_CACHE_SECONDS", 3600)
+    today = timezone.localdate()
+    versions = current_versions(Cohort.objects.filter(service_id=service_id))
+    key = figures_cache_key(service_id, filters, versions, today)
+    html = cache.get(key) if seconds else None
+    if html is None:
+        data = selectors.service_dashboard(service_id, today=today, versions=versions, **filters)
+        html = render_to_string(
             "dashboards/_service_figures.html",
             {
                 "d": data,
@@ -85,5 +92,5 @@ def _figures(service_id: int, filters: dict) -> str:
             },
         )
         if seconds:
-            cache.set(key, figures, seconds)
-    return figures
+            cache.set(key, html, seconds)
+    return html

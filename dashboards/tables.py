@@ -130,3 +130,23 @@ def mean_rows(cells: list) -> str:
             + "</tr>"
         )
     return mark_safe("\n".join(rows))  # noqa: S308 (every value is escaped above)
+
+
+def session_head(sessions: list[dict]) -> str:
+    """The register grid's column headers: each session's number, its date as a tooltip."""
+    return mark_safe(  # noqa: S308 (every value is escaped here)
+        "".join(
+            f'<th scope="col"><abbr title="{escape(s["label"])}">{s["number"]}</abbr></th>'
+            for s in sessions
+        )
+    )
+
+
+def retention_rows(weeks: list[dict]) -> str:
+    """The <tr>s of the still-enrolled-by-week table."""
+    return mark_safe(  # noqa: S308 (every value is escaped here)
+        "".join(
+            f'<tr><th scope="row">{w["week"]}</th>{_td(w["date"])}{_td(w["enrolled"])}</tr>'
+            for w in weeks
+        )
+    )

@@ -204,7 +204,7 @@ def response_save(*, administration_id: int, answers: dict) -> Response:
     """Store some answers at once (one page), merged over those already given."""
     adm = (
         Administration.objects.select_for_update(of=("self",))
-        .select_related("timepoint")
+        .select_related("timepoint", "enrolment")
         .get(pk=administration_id)
     )
     if adm.status not in ANSWERABLE or adm.closes_on < timezone.localdate():

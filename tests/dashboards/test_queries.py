@@ -8,19 +8,28 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from dashboards import freshness
+from dashboards.models import CohortFigures
+from programmes.models import Cohort
 from tests.dashboards.builders import make_cohort, populate
 
 TODAY = datetime.datetime(2025, 6, 2, 12, 0, tzinfo=datetime.UTC)
 # Session and user (2), the user's memberships, the cohort, enrolments, sessions,
-# attendance, timepoints, administrations, scores, the access record, and the session save
-# inside its savepoint (3). The service's baseline SDs come from the cache after the
-# warm-up request (one more query when the cache is cold).
+# attendance, timepoints, the versions of the service's cohort figures, the scores for the
+# scatter, the access record, and the session save inside its savepoint (3). The outcome
+# figures and the service's baseline SDs come from the cache after the warm-up request.
 COHORT_QUERIES = 14
-# Session and user (2), memberships, the service, the filter choices, cohorts, enrolment
-# counts, attendance, completion, score pairs by programme, score pairs for the cohorts'
-# headline, service-use and occupation totals, and the session save inside its savepoint
-# (3). The baseline SDs come from the cache after the warm-up request.
-SERVICE_QUERIES = 15
+# After a change to the cohort's data: its figures worked out again (five aggregates and a
+# write), the service's baseline sums, and the cohort's administrations and scores.
+COHORT_CHANGED_EXTRA = 9
+# Session and user (2), memberships, the service, the filter choices, the versions of the
+# cohorts' stored figures, the cohorts, their figures, and the session save inside its
+# savepoint (3). The figures are current, and the baseline SDs cached, after the warm-up.
+SERVICE_QUERIES = 11
+# When every cohort's figures are stale: enrolment counts, attendance, completion, score
+# pairs and service-use totals for all of them at once, one write to store them, and the
+# baseline sums read again for the service's SDs.
+STALE_EXTRA = 7
 
 
 def _count(client, url):
@@ -37,7 +46,13 @@ def test_cohort_dashboard_query_count_is_fixed(people, service, clinician, perso
     cohort = make_cohort(service, sessions=6)
     populate(cohort, people)
     client = persona_client(clinician)
-    assert _count(client, reverse("dashboards:cohort", args=[cohort.pk])) == COHORT_QUERIES
+    url = reverse("dashboards:cohort", args=[cohort.pk])
+    assert _count(client, url) == COHORT_QUERIES
+
+    freshness.mark_changed([cohort.pk])
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    assert len(queries) == COHORT_QUERIES + COHORT_CHANGED_EXTRA
 
 
 @time_machine.travel(TODAY, tick=False)
@@ -51,11 +66,18 @@ def test_service_dashboard_query_count_is_fixed(
         cohort = make_cohort(service, key=key, sessions=6, start=datetime.date(2023 + i % 2, 1, 9))
         populate(cohort, 3, seed=i)
     client = persona_client(manager)
-    assert _count(client, reverse("dashboards:service", args=[service.pk])) == SERVICE_QUERIES
+    url = reverse("dashboards:service", args=[service.pk])
+    assert _count(client, url) == SERVICE_QUERIES
+
+    freshness.mark_changed(Cohort.objects.filter(service=service).values_list("id", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    assert len(queries) == SERVICE_QUERIES + STALE_EXTRA
+    assert all(f.is_current for f in CohortFigures.objects.filter(cohort__service=service))
 
 
 @time_machine.travel(TODAY, tick=False)
-def test_service_figures_are_served_from_the_cache_within_its_lifetime(
+def test_service_figures_are_served_from_the_cache_while_nothing_changes(
     service, manager, persona_client
 ):
     cohort = make_cohort(service, sessions=6)

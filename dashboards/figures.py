@@ -1,0 +1,267 @@
+"""Per-cohort figures for the service dashboard: worked out once per change, then reused.
+
+`current_figures` returns each cohort's figures, first recomputing (in one batch of
+aggregate queries, however many cohorts) those whose data changed since they were stored.
+What is stored is what the service dashboard pools across cohorts: counts, sums and the
+distinct (baseline, end-of-programme) score pairs with their counts, so pooled means, SDs,
+effect sizes and reliable-change counts are exactly those of the raw scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from dashboards import stats
+from dashboards.freshness import new_version
+from dashboards.models import CohortFigures
+from measures.models import Administration, Score, Timepoint
+from programmes.models import Attendance, Cohort, Enrolment
+
+BASELINE = "baseline"
+COMPARISON_TIMEPOINT = "week52"
+NON_SCALE_INSTRUMENTS = ("occupation", "service_use")
+TOTALS_TIMEPOINTS = ("baseline", "week52", "week104")
+STARTED = (
+    Enrolment.Status.ACTIVE,
+    Enrolment.Status.COMPLETED,
+    Enrolment.Status.WITHDRAWN,
+    Enrolment.Status.DISCHARGED,
+)
+
+
+def current_figures(cohorts: QuerySet[Cohort]) -> dict[int, dict]:
+    """{cohort id: figures} for every cohort of the queryset, none older than its data.
+
+    Queries: one to read, and while any cohort is stale, five more to recompute them all
+    (however many) and one to store them.
+    """
+    return _current(cohorts, "figures")
+
+
+def current_baseline_sums(cohorts: QuerySet[Cohort]) -> dict[int, dict]:
+    """{cohort id: {"code.scale": [n, sum, sum of squares]}} of baseline scores, current."""
+    return _current(cohorts, "baseline_sums")
+
+
+def current_versions(cohorts: QuerySet[Cohort]) -> dict[int, int]:
+    """{cohort id: version} once every cohort's figures are current; reads no figures."""
+    return _current(cohorts, "version")
+
+
+def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
+    rows = list(
+        cohorts.order_by().values_list(
+            "id", "figures__version", "figures__computed_from", f"figures__{field}"
+        )
+    )
+    result = {}
+    stale = {}
+    for cohort_id, version, computed_from, value in rows:
+        if version is not None and version == computed_from:
+            result[cohort_id] = value
+        else:
+            stale[cohort_id] = version
+    if stale:
+        fresh = compute(list(stale))
+        now = timezone.now()
+        stored = []
+        for cohort_id, version in stale.items():
+            # A new row gets a version of its own; an existing row keeps the version read
+            # above, so a change made while this ran leaves it stale for the next reader.
+            version = new_version() if version is None else version
+            figures = fresh[cohort_id]
+            stored.append(
+                CohortFigures(
+                    cohort_id=cohort_id,
+                    version=version,
+                    computed_from=version,
+                    computed_at=now,
+                    baseline_sums=figures.pop("sd"),
+                    figures=figures,
+                )
+            )
+        CohortFigures.objects.bulk_create(
+            stored,
+            update_conflicts=True,
+            unique_fields=["cohort"],
+            update_fields=["computed_from", "computed_at", "figures", "baseline_sums"],
+        )
+        for row in stored:
+            result[row.cohort_id] = getattr(row, field)
+    return result
+
+
+def compute(cohort_ids: list[int]) -> dict[int, dict]:
+    """Work out the figures of the given cohorts from their data, in six queries."""
+    figures = {
+        i: {
+            "enrolments": {},
+            "attendance": [0, 0],
+            "completion": [0, 0],
+            "pairs": {},
+            "totals": {},
+            "sd": {},
+        }
+        for i in cohort_ids
+    }
+    for cohort_id, status, n in (
+        Enrolment.objects.filter(cohort_id__in=cohort_ids)
+        .values_list("cohort_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        figures[cohort_id]["enrolments"][status] = n
+    for cohort_id, recorded, attended in (
+        Attendance.objects.filter(
+            enrolment__cohort_id__in=cohort_ids, enrolment__status__in=STARTED
+        )
+        .values_list("enrolment__cohort_id")
+        .annotate(
+            recorded=Count("id"), attended=Count("id", filter=Q(status__in=Attendance.ATTENDED))
+        )
+        .order_by()
+    ):
+        figures[cohort_id]["attendance"] = [recorded, attended]
+    S = Administration.Status
+    for cohort_id, completed, closed in (
+        Administration.objects.filter(enrolment__cohort_id__in=cohort_ids)
+        .values_list("enrolment__cohort_id")
+        .annotate(
+            completed=Count("id", filter=Q(status=S.COMPLETED)),
+            closed=Count("id", filter=Q(status__in=[S.COMPLETED, S.EXPIRED, S.MISSED])),
+        )
+        .order_by()
+    ):
+        figures[cohort_id]["completion"] = [completed, closed]
+    for cohort_id, code, scale, before, after, n in pair_counts(cohort_ids):
+        key = f"{code}.{scale}"
+        figures[cohort_id]["pairs"].setdefault(key, []).append([before, after, n])
+    for cohort_id, tp_key, code, scale, total, n in (
+        Score.objects.filter(
+            administration__enrolment__cohort_id__in=cohort_ids,
+            administration__enrolment__status__in=STARTED,
+            administration__status=S.COMPLETED,
+            administration__instrument_code__in=NON_SCALE_INSTRUMENTS,
+            administration__timepoint__key__in=TOTALS_TIMEPOINTS,
+            value__isnull=False,
+        )
+        .values_list(
+            "administration__enrolment__cohort_id",
+            "administration__timepoint__key",
+            "administration__instrument_code",
+            "scale",
+        )
+        .annotate(total=Sum("value"), n=Count("id"))
+        .order_by()
+    ):
+        figures[cohort_id]["totals"][f"{tp_key}.{code}.{scale}"] = [total, n]
+    for cohort_figures in figures.values():
+        for key, rows in cohort_figures["pairs"].items():
+            if stats.needs_baseline_sd(*key.split(".")):
+                cohort_figures["sd"][key] = [
+                    sum(n for _b, _a, n in rows),
+                    math.fsum(b * n for b, _a, n in rows),
+                    math.fsum(b * b * n for b, _a, n in rows),
+                ]
+    return figures
+
+
+def pair_counts(cohort_ids: list[int], *, only: tuple[str, str] | None = None):
+    """(cohort id, code, scale, baseline, end-of-programme or None, count) rows.
+
+    Each baseline score of someone who started, with the same person's end-of-programme
+    score where there is one, grouped into distinct pairs with their counts. A self-join
+    written in SQL: the ORM's correlated-subquery form of it took seconds on a large service.
+    """
+    if not cohort_ids:
+        return []
+    score, admin = Score._meta.db_table, Administration._meta.db_table
+    timepoint, enrolment = Timepoint._meta.db_table, Enrolment._meta.db_table
+    params: list = [
+        COMPARISON_TIMEPOINT,
+        Administration.Status.COMPLETED,
+        BASELINE,
+        Administration.Status.COMPLETED,
+        *NON_SCALE_INSTRUMENTS,
+        *STARTED,
+        *cohort_ids,
+    ]
+    extra = ""
+    if only:
+        extra = " AND a0.instrument_code = %s AND s0.scale = %s"
+        params += list(only)
+    sql = f"""
+        SELECT e.cohort_id, a0.instrument_code, s0.scale, s0.value, s1.value, COUNT(*)
+        FROM {score} s0
+        JOIN {admin} a0 ON a0.id = s0.administration_id
+        JOIN {timepoint} t0 ON t0.id = a0.timepoint_id
+        JOIN {enrolment} e ON e.id = a0.enrolment_id
+        LEFT JOIN ({admin} a1
+            JOIN {timepoint} t1 ON t1.id = a1.timepoint_id AND t1.key = %s
+            JOIN {score} s1 ON s1.administration_id = a1.id AND s1.value IS NOT NULL)
+          ON a1.enrolment_id = a0.enrolment_id
+         AND a1.instrument_code = a0.instrument_code
+         AND a1.status = %s
+         AND s1.scale = s0.scale
+        WHERE t0.key = %s AND a0.status = %s AND s0.value IS NOT NULL
+          AND a0.instrument_code NOT IN ({", ".join(["%s"] * len(NON_SCALE_INSTRUMENTS))})
+          AND e.status IN ({", ".join(["%s"] * len(STARTED))})
+          AND e.cohort_id IN ({", ".join(["%s"] * len(cohort_ids))}){extra}
+        GROUP BY e.cohort_id, a0.instrument_code, s0.scale, s0.value, s1.value
+    """  # noqa: S608 (table names come from the models; every value is a parameter)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def pooled_sd(parts: Iterable[list]) -> float | None:
+    """The sample SD of values known only as [n, sum, sum of squares] per group."""
+    n = total = squares = 0.0
+    for count, part_sum, part_squares in parts:
+        n += count
+        total += part_sum
+        squares += part_squares
+    if n < 2:
+        return None
+    variance = (squares - total * total / n) / (n - 1)
+    return math.sqrt(variance) if variance > 0 else None
+
+
+def digest(versions: dict[int, int]) -> str:
+    """A short name for one state of a set of cohorts' data."""
+    state = ",".join(f"{i}:{v}" for i, v in sorted(versions.items()))
+    return hashlib.sha256(state.encode()).hexdigest()[:32]
+
+
+SD_CACHE_SECONDS = 60 * 60
+
+
+def service_baseline_sds(
+    service_id: int, versions: dict[int, int] | None = None
+) -> dict[tuple[str, str], float]:
+    """The service's own baseline SD for each scale whose RCI is computed from it.
+
+    Pooled from every cohort's stored sums. Cached under the versions of all the service's
+    cohorts (pass them if already read), so it is reused until any of them changes and
+    never outlives the data it came from.
+    """
+    cohorts = Cohort.objects.filter(service_id=service_id)
+    versions = current_versions(cohorts) if versions is None else versions
+    key = f"dashboards:baseline-sd:{service_id}:{digest(versions)}"
+    cached = cache.get(key)
+    if cached is None:
+        parts: dict[str, list] = defaultdict(list)
+        for sums in current_baseline_sums(cohorts).values():
+            for scale_key, part in sums.items():
+                parts[scale_key].append(part)
+        cached = {k: sd for k, values in parts.items() if (sd := pooled_sd(values))}
+        cache.set(key, cached, SD_CACHE_SECONDS)
+    return {tuple(k.split(".")): v for k, v in cached.items()}

@@ -1,0 +1,268 @@
+"""The service dashboard's stored per-cohort figures: kept exact, never stale, pooled exactly."""
+
+import datetime
+import statistics
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from dashboards import figures, freshness, selectors
+from dashboards.models import CohortFigures
+from measures.models import Administration, Score
+from measures.services import administration_enter, administrations_expire
+from programmes.models import Enrolment, GroupSession
+from programmes.services import attendance_record, enrolment_end
+from tests.dashboards.builders import enrol, make_cohort, mark, populate, score
+from tests.dashboards.test_cohort_dashboard import worked_cohort  # noqa: F401 (fixture)
+
+TODAY = datetime.datetime(2025, 6, 2, 12, 0, tzinfo=datetime.UTC)
+pytestmark = pytest.mark.django_db
+
+
+def _figures_html(response) -> str:
+    html = response.content.decode()
+    return html[html.index("Figures worked out") : html.index("</main>")]
+
+
+def _row(cohort) -> CohortFigures:
+    return CohortFigures.objects.get(cohort=cohort)
+
+
+def _computed(*cohorts):
+    """Work the cohorts' figures out now, as a dashboard would, and return their rows."""
+    figures.current_figures(type(cohorts[0]).objects.filter(pk__in=[c.pk for c in cohorts]))
+    rows = [_row(c) for c in cohorts]
+    assert all(row.is_current for row in rows)
+    return rows
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_taking_a_register_makes_only_that_cohorts_figures_stale(service, clinician):
+    cohort, other = make_cohort(service, sessions=6), make_cohort(service, sessions=6)
+    people = [enrol(cohort) for _ in range(3)]
+    enrol(other)
+    _computed(cohort, other)
+    session = GroupSession.objects.get(cohort=cohort, number=1)
+
+    attendance_record(
+        session=session,
+        statuses={e.pk: "present" for e in people},
+        group_note="",
+        by=clinician,
+    )
+
+    assert not _row(cohort).is_current
+    assert _row(other).is_current
+    stored = figures.current_figures(type(cohort).objects.filter(pk=cohort.pk))[cohort.pk]
+    assert stored["attendance"] == [3, 3]  # recorded, attended
+    assert _row(cohort).is_current
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_ending_an_enrolment_and_expiring_questionnaires_make_figures_stale(service):
+    cohort = make_cohort(service, sessions=6)
+    person = enrol(cohort)
+    live = score(person, "week12", "core10", {}, status=Administration.Status.OPEN)
+    live.closes_on = datetime.date(2025, 5, 1)
+    live.save(update_fields=["closes_on"])
+    (before,) = _computed(cohort)
+
+    assert administrations_expire(today=datetime.date(2025, 6, 2)) == 1  # a bulk update
+    after_expiry = _row(cohort)
+    assert not after_expiry.is_current
+    assert figures.current_figures(type(cohort).objects.filter(pk=cohort.pk))[cohort.pk][
+        "completion"
+    ] == [0, 1]  # completed, closed
+
+    enrolment_end(
+        enrolment=person,
+        status=Enrolment.Status.WITHDRAWN,
+        ended_on=datetime.date(2025, 6, 1),
+        reason="Moved away",
+    )
+    assert _row(cohort).version not in (before.version, after_expiry.version)
+    assert not _row(cohort).is_current
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_questionnaire_entered_from_paper_reaches_the_service_dashboard_at_once(
+    service, clinician, manager, persona_client
+):
+    """The page is cached, yet a new score shows on the very next view."""
+    cohort = make_cohort(service, sessions=6)
+    people = [enrol(cohort) for _ in range(5)]
+    for i, person in enumerate(people):
+        score(person, "baseline", "core10", {"total": 20 + i})
+    for person in people[:4]:
+        score(person, "week52", "core10", {"total": 10})
+    pending = score(people[4], "week52", "core10", {}, status=Administration.Status.OPEN)
+    client = persona_client(manager)
+    url = reverse("dashboards:service", args=[service.pk])
+    first = _figures_html(client.get(url))
+    assert "not enough data" in first  # four pairs: below the minimum of five
+    with CaptureQueriesContext(connection) as cached:
+        assert _figures_html(client.get(url)) == first
+    assert not any("measures_score" in q["sql"] for q in cached.captured_queries)
+
+    administration_enter(
+        administration=pending,
+        answers=dict.fromkeys(range(1, 11), 1),
+        entered_by=clinician,
+        completed_at=TODAY,
+    )
+
+    assert not _row(cohort).is_current
+    after = _figures_html(client.get(url))
+    assert after != first
+    result = selectors.service_dashboard(service.pk)["comparison"][0]["programmes"][0]["result"]
+    assert (result.code, result.n) == ("core10", 5)
+    # Every item answered 1 scores 14 (two positively worded items are reversed).
+    assert Score.objects.filter(administration=pending, scale="total").get().value == 14
+    # Four people from 20, 21, 22, 23 to 10 and one from 24 to 14: changes -10, -11, -12,
+    # -13, -10, mean -11.2.
+    assert result.mean_change == pytest.approx(-11.2)
+
+
+def test_a_change_made_while_figures_are_worked_out_leaves_them_stale(service, monkeypatch):
+    cohort = make_cohort(service, sessions=2)
+    enrol(cohort)
+    real = figures.compute
+
+    def compute_while_someone_writes(ids):
+        result = real(ids)
+        freshness.mark_changed(ids)  # another request commits a change mid-computation
+        return result
+
+    monkeypatch.setattr(figures, "compute", compute_while_someone_writes)
+    figures.current_figures(type(cohort).objects.filter(pk=cohort.pk))
+    assert not _row(cohort).is_current  # so the next reader works them out again
+
+    monkeypatch.setattr(figures, "compute", real)
+    figures.current_figures(type(cohort).objects.filter(pk=cohort.pk))
+    assert _row(cohort).is_current
+
+
+def test_deleting_a_cohort_takes_its_figures_with_it(service):
+    cohort = make_cohort(service, sessions=3)
+    _computed(cohort)
+    cohort.delete()  # its sessions go first, each marking the figures stale on the way
+    assert not CohortFigures.objects.filter(cohort_id=cohort.pk).exists()
+
+
+def test_pooled_baseline_sd_equals_the_sd_of_every_baseline_score(service, other_service):
+    for seed in range(3):
+        populate(make_cohort(service, sessions=2), 4, seed=seed)
+    populate(make_cohort(other_service, sessions=2), 4, seed=9)  # another service: not pooled
+    values = list(
+        Score.objects.filter(
+            administration__enrolment__cohort__service=service,
+            administration__timepoint__key="baseline",
+            administration__instrument_code="fscrs",
+            scale="inadequate_self",
+        ).values_list("value", flat=True)
+    )
+    assert len(values) == 12
+    sds = figures.service_baseline_sds(service.pk)
+    assert sds[("fscrs", "inadequate_self")] == pytest.approx(statistics.stdev(values))
+    assert ("core10", "total") not in sds  # CORE-10's RCI is fixed, not computed
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_two_cohorts_pool_exactly_into_the_programme_comparison(service, worked_cohort):  # noqa: F811
+    """Two copies of the hand-worked cohort: twice the counts, the same mean change.
+
+    Changes per copy: -8, -4, -10, -9, +6, -11 (mean -6.0, deviations -2, 2, -4, -3, 12,
+    -5, squares summing to 202). Pooled: n 12, mean -6.0, SD sqrt(404 / 11) = 6.0603.
+    Left out per copy: 2 with no usable baseline (P7 none, P8 not scored), 1 with no
+    end-of-programme score (P9); pooled 4 and 2, shown as "fewer than 5".
+    """
+    cohort, _people = worked_cohort
+    copy = make_cohort(service, sessions=12)
+    pairs = {1: (20, 12), 2: (12, 8), 3: (25, 15), 4: (19, 10), 5: (14, 20), 6: (20, 9)}
+    for before, after in pairs.values():
+        e = enrol(copy)
+        score(e, "baseline", "core10", {"total": before})
+        score(e, "week52", "core10", {"total": after})
+    score(enrol(copy), "week52", "core10", {"total": 11})
+    e = enrol(copy)
+    score(e, "baseline", "core10", {"total": None})
+    score(e, "week52", "core10", {"total": 14})
+    e = enrol(copy, status=Enrolment.Status.WITHDRAWN, ended_on=copy.week_date(20))
+    score(e, "baseline", "core10", {"total": 16})
+    mark(copy, e, ["present"])
+
+    data = selectors.service_dashboard(service.pk)
+    row = next(r for r in data["comparison"] if (r["code"], r["scale"]) == ("core10", "total"))
+    pooled = row["programmes"][0]["result"]
+    assert pooled.n == 12
+    assert pooled.mean_change == pytest.approx(-6.0)
+    assert pooled.sd_change == pytest.approx((404 / 11) ** 0.5)
+    assert pooled.left_out == {"no baseline score": 4, "no end-of-programme score": 2}
+    single = selectors.cohort_dashboard(cohort, show_names=False)
+    one = next(
+        c["result"]
+        for c in single["changes"]
+        if (c["code"], c["scale"], c["timepoint"]["key"]) == ("core10", "total", "week52")
+    )
+    assert pooled.categories == {k: 2 * v for k, v in one.categories.items()}
+    assert pooled.recovered == 2 * one.recovered
+    assert [c["started"] for c in data["cohorts"]] == [9, 9]
+
+
+class _RecordingCache:
+    """The real cache, with a note of everything stored in it."""
+
+    def __init__(self, real):
+        self.real, self.stored = real, []
+
+    def get(self, key, default=None):
+        return self.real.get(key, default)
+
+    def set(self, key, value, timeout=None):
+        self.stored.append((key, value))
+        return self.real.set(key, value, timeout)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_the_cohort_dashboard_shows_a_new_score_at_once_and_caches_no_names(
+    worked_cohort,  # noqa: F811
+    clinician,
+    persona_client,
+    monkeypatch,
+):
+    cohort, people = worked_cohort
+    recording = _RecordingCache(selectors.cache)
+    monkeypatch.setattr(selectors, "cache", recording)
+    client = persona_client(clinician)
+    url = reverse("dashboards:cohort", args=[cohort.pk])
+
+    def week52_core10(response):
+        return next(
+            c["result"]
+            for c in response.context["d"]["changes"]
+            if (c["code"], c["timepoint"]["key"]) == ("core10", "week52")
+        )
+
+    first = client.get(url)
+    assert "Person1 Example" in first.content.decode()  # a clinician sees names on the page
+    assert week52_core10(first).n == 6
+    assert week52_core10(client.get(url)).n == 6  # the second view comes from the cache
+
+    pending = score(people[9], "week52", "core10", {}, status=Administration.Status.OPEN)
+    administration_enter(
+        administration=pending,
+        answers=dict.fromkeys(range(1, 11), 1),
+        entered_by=clinician,
+        completed_at=TODAY,
+    )
+    after = week52_core10(client.get(url))
+    assert after.n == 7  # P9 now has both scores: 16 at baseline, 14 at week 52
+    assert after.mean_change == pytest.approx((-36 - 2) / 7)
+
+    outcomes = [value for key, value in recording.stored if key.startswith("dashboards:cohort")]
+    assert len(outcomes) == 2  # worked out once per version of the data
+    for value in outcomes:
+        assert "Example" not in repr(value) and "Person" not in repr(value)
