@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db.models import Q
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from dashboards import figures, stats
@@ -343,7 +344,7 @@ def _pairs(
 
 OUTCOMES_SECONDS = 60 * 60
 # Part of the outcomes' cache key: raise it whenever what _outcomes returns changes shape.
-OUTCOMES_SCHEMA = 1
+OUTCOMES_SCHEMA = 2
 
 
 def cohort_dashboard(
@@ -356,11 +357,13 @@ def cohort_dashboard(
 ) -> dict:
     """Everything the cohort dashboard shows.
 
-    The register, retention and the scatter (the parts with names) are read afresh on every
-    view. The outcome figures (completion, means, paired change, service use, occupation)
-    hold no names; they are worked out once for each version of the cohort's data and of the
+    The register and retention (the parts with names) are read afresh on every view. The
+    outcome figures (completion, means, paired change, service use, occupation, and each
+    enrolment's change for the scatter, by enrolment id) hold no names or contact details;
+    they are worked out and rendered once for each version of the cohort's data and of the
     service's baseline SDs (dashboards.freshness gives the cohort a new version on every
     change), kept in the cache under that version, and reused until the data changes.
+    Names are put to the scatter's points here, from the register just read.
     """
     today = today or timezone.localdate()
     people = _people(cohort, show_names)
@@ -388,13 +391,21 @@ def cohort_dashboard(
         outcomes = _outcomes(
             counted_ids, [p.enrolment_id for p in people], timepoints, scales, baseline_sds, view
         )
+        outcomes["outcomes_html"] = render_to_string(
+            "dashboards/_cohort_outcomes.html",
+            {
+                "d": {**outcomes, "view": view, "view_label": VIEWS[view]},
+                "views": VIEWS.items(),
+                "min_n": stats.MIN_PAIRED,
+            },
+        )
         cache.set(key, outcomes, OUTCOMES_SECONDS)
 
     scale_keys = [f"{c}.{s}" for c, s in scales]
     chosen = scatter_scale if scatter_scale in scale_keys else None
     if chosen is None:
         chosen = "core10.total" if "core10.total" in scale_keys else (scale_keys or [None])[0]
-    scatter = _scatter(chosen, people, counted_ids, timepoints, view)
+    scatter = _scatter(chosen, people, outcomes["changes_by_person"])
 
     return {
         "people": people,
@@ -411,22 +422,21 @@ def cohort_dashboard(
     }
 
 
-def _scores(enrolment_ids: list[int], code: str | None = None) -> tuple[dict, dict]:
-    """The completed scores of these enrolments (of one instrument if `code` is given)."""
-    rows = Score.objects.filter(
-        administration__enrolment_id__in=enrolment_ids,
-        administration__status=Administration.Status.COMPLETED,
-    )
-    if code:
-        rows = rows.filter(administration__instrument_code=code)
+def _scores(enrolment_ids: list[int]) -> tuple[dict, dict]:
+    """The completed scores of these enrolments, indexed as _score_index does."""
     return _score_index(
-        rows.values_list(
+        Score.objects.filter(
+            administration__enrolment_id__in=enrolment_ids,
+            administration__status=Administration.Status.COMPLETED,
+        )
+        .values_list(
             "administration__enrolment_id",
             "administration__timepoint__key",
             "administration__instrument_code",
             "scale",
             "value",
-        ).order_by()
+        )
+        .order_by()
     )
 
 
@@ -481,13 +491,22 @@ def _outcomes(
 
     later = [tp for tp in timepoints if tp["key"] != BASELINE]
     changes = []
+    # For the scatter: each scale's change by enrolment id (no names) at its target, the
+    # end of the programme when that timepoint asks for the scale, else the last one.
+    changes_by_person = {}
     for code, scale in scales:
-        for tp in later:
-            if code not in tp["instruments"]:
-                continue
-            pairs, left_out, _owners = _pairs(
+        asked = [tp for tp in later if code in tp["instruments"]]
+        target = next((tp for tp in asked if tp["key"] == "week52"), asked[-1] if asked else None)
+        for tp in asked:
+            pairs, left_out, owners = _pairs(
                 counted_ids, code, scale, tp, timepoints, values, not_scored, view
             )
+            if tp is target:
+                changes_by_person[f"{code}.{scale}"] = {
+                    "timepoint": tp,
+                    "changes": [(e, a - b) for (b, a), e in zip(pairs, owners, strict=True)],
+                    "left_out": len(counted_ids) - len(pairs),
+                }
             result = stats.paired_change(
                 code, scale, pairs, left_out=left_out, baseline_sd=baseline_sds.get((code, scale))
             )
@@ -509,6 +528,7 @@ def _outcomes(
         "change_rows": change_rows(changes),
         "service_use": _service_use(counted_ids, values, not_scored),
         "occupation": _occupation(counted_ids, values),
+        "changes_by_person": changes_by_person,
     }
 
 
@@ -575,33 +595,21 @@ def _occupation(people_ids: list[int], values: dict) -> dict:
     }
 
 
-def _scatter(
-    chosen: str | None, people: list[Person], counted_ids: list[int], timepoints: list, view: str
-) -> dict:
-    """Sessions attended against change on one scale, person by person (one query)."""
-    if chosen is None:
-        return {"scale": None, "points": []}
-    code, scale = chosen.split(".")
-    later = [tp for tp in timepoints if tp["key"] != BASELINE and code in tp["instruments"]]
-    if not later:
+def _scatter(chosen: str | None, people: list[Person], changes_by_person: dict) -> dict:
+    """Sessions attended against change on one scale, person by person."""
+    found = changes_by_person.get(chosen) if chosen else None
+    if found is None:
         return {"scale": chosen, "points": []}
-    # The end of the programme when that timepoint asks for the scale, else the last one.
-    target = next((tp for tp in later if tp["key"] == "week52"), later[-1])
-    values, not_scored = _scores(counted_ids, code)
-    pairs, _left_out, owners = _pairs(
-        counted_ids, code, scale, target, timepoints, values, not_scored, view
-    )
     by_id = {p.enrolment_id: p for p in people}
-    points = [
-        {"label": by_id[e].label, "attended": by_id[e].attended, "change": after - before}
-        for (before, after), e in zip(pairs, owners, strict=True)
-    ]
     return {
         "scale": chosen,
-        "label": scale_label(code, scale),
-        "timepoint": target,
-        "points": points,
-        "left_out": len(counted_ids) - len(points),
+        "label": scale_label(*chosen.split(".")),
+        "timepoint": found["timepoint"],
+        "points": [
+            {"label": by_id[e].label, "attended": by_id[e].attended, "change": change}
+            for e, change in found["changes"]
+        ],
+        "left_out": found["left_out"],
     }
 
 

@@ -50,7 +50,7 @@ def service_dashboard(request, pk: int):
         {
             "service": service,
             "form": form,
-            "figures": _figures(pk, filters),
+            "figures": service_figures_html(pk, filters),
             "research_export": role in ("clinician", "manager"),
             "identifiable_export": role == "clinician",
             "datasets": exports.DATASETS.items(),
@@ -65,7 +65,7 @@ def figures_cache_key(service_id: int, filters: dict, versions: dict[int, int], 
     return f"dashboards:service:{service_id}:{today.isoformat()}:{wanted}:{digest(versions)}"
 
 
-def _figures(service_id: int, filters: dict) -> str:
+def service_figures_html(service_id: int, filters: dict) -> str:
     """The service's figures as HTML, rendered once for each state of the service's data.
 
     They hold no names and nothing that depends on who is looking (suppression applies to

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from dashboards import figures, freshness, selectors
+from dashboards import figures, freshness, selectors, tasks, warm
 from dashboards.models import CohortFigures
 from measures.models import Administration, Score
 from measures.services import administration_enter, administrations_expire
@@ -266,3 +266,33 @@ def test_the_cohort_dashboard_shows_a_new_score_at_once_and_caches_no_names(
     assert len(outcomes) == 2  # worked out once per version of the data
     for value in outcomes:
         assert "Example" not in repr(value) and "Person" not in repr(value)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_the_background_refresh_readies_the_service_page_after_a_change(
+    service, other_service, clinician, manager, persona_client
+):
+    cohort = make_cohort(service, sessions=6)
+    people = [enrol(cohort) for _ in range(3)]
+    untouched = make_cohort(other_service, sessions=2)
+    client = persona_client(manager)
+    url = reverse("dashboards:service", args=[service.pk])
+    client.get(url)
+    assert warm.refresh_stale() == {"services": 1, "cohorts": 1}  # the other service's cohort
+    assert _row(untouched).is_current
+
+    attendance_record(
+        session=GroupSession.objects.get(cohort=cohort, number=1),
+        statuses={e.pk: "present" for e in people},
+        group_note="",
+        by=clinician,
+    )
+    assert list(warm.stale_cohorts()) == [cohort]
+    assert tasks.refresh_stale_figures() == {"services": 1, "cohorts": 1}
+    assert not warm.stale_cohorts().exists()
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url).content.decode()
+    assert "100%" in page  # the register just taken: everyone present
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "programmes_attendance" not in sql  # nothing left to work out on the page itself

@@ -15,10 +15,10 @@ from tests.dashboards.builders import make_cohort, populate
 
 TODAY = datetime.datetime(2025, 6, 2, 12, 0, tzinfo=datetime.UTC)
 # Session and user (2), the user's memberships, the cohort, enrolments, sessions,
-# attendance, timepoints, the versions of the service's cohort figures, the scores for the
-# scatter, the access record, and the session save inside its savepoint (3). The outcome
-# figures and the service's baseline SDs come from the cache after the warm-up request.
-COHORT_QUERIES = 14
+# attendance, timepoints, the versions of the service's cohort figures, the access record,
+# and the session save inside its savepoint (3). The outcome figures (the scatter's
+# included) and the service's baseline SDs come from the cache after the warm-up request.
+COHORT_QUERIES = 13
 # After a change to the cohort's data: its figures worked out again (five aggregates and a
 # write), the service's baseline sums, and the cohort's administrations and scores.
 COHORT_CHANGED_EXTRA = 9
