@@ -601,15 +601,19 @@ def _scatter(chosen: str | None, people: list[Person], changes_by_person: dict) 
     if found is None:
         return {"scale": chosen, "points": []}
     by_id = {p.enrolment_id: p for p in people}
+    points = [
+        {"label": by_id[e].label, "attended": by_id[e].attended, "change": change}
+        for e, change in found["changes"]
+    ]
     return {
         "scale": chosen,
         "label": scale_label(*chosen.split(".")),
         "timepoint": found["timepoint"],
-        "points": [
-            {"label": by_id[e].label, "attended": by_id[e].attended, "change": change}
-            for e, change in found["changes"]
-        ],
+        "points": points,
         "left_out": found["left_out"],
+        "correlation": stats.correlation(
+            [p["attended"] for p in points], [p["change"] for p in points]
+        ),
     }
 
 

@@ -6,6 +6,8 @@ Conventions, shown on the pages:
   the changes. Its 95% CI uses the usual large-sample standard error
   SE(d_z) = sqrt(1/n + d_z^2 / (2n)) with z = 1.959964 (an approximation; say so).
 - Reliable change, recovery and reliable recovery come only from measures.change.classify.
+- Association between two measures: Pearson's r, its 95% CI from Fisher's z transform
+  (atanh(r) +/- z / sqrt(n - 3)); it describes association, never cause.
 - Below MIN_PAIRED people a figure is "not enough data", never a number.
 - On service-level views a count below SUPPRESS_BELOW is shown as "fewer than 5".
 """
@@ -110,6 +112,40 @@ def mean_ci(values: Iterable[float], *, min_n: int = MIN_PAIRED) -> MeanCI:
     sd = sample_sd(values)
     half = t_quantile_975(n - 1) * sd / math.sqrt(n)
     return MeanCI(n=n, mean=mean, sd=sd, low=mean - half, high=mean + half)
+
+
+@dataclass
+class Correlation:
+    n: int
+    r: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def enough(self) -> bool:
+        return self.r is not None
+
+
+def correlation(
+    xs: Sequence[float], ys: Sequence[float], *, min_n: int = MIN_PAIRED
+) -> Correlation:
+    """Pearson's r with its Fisher-z 95% CI; None below `min_n` pairs or with no spread."""
+    n = len(xs)
+    if n != len(ys):
+        raise ValueError("xs and ys must pair up")
+    if n < max(min_n, 4):
+        return Correlation(n=n)
+    mean_x, mean_y = math.fsum(xs) / n, math.fsum(ys) / n
+    sxy = math.fsum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    sxx = math.fsum((x - mean_x) ** 2 for x in xs)
+    syy = math.fsum((y - mean_y) ** 2 for y in ys)
+    if sxx <= 0 or syy <= 0:
+        return Correlation(n=n)
+    r = max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+    if abs(r) == 1.0:
+        return Correlation(n=n, r=r, low=r, high=r)
+    z, half = math.atanh(r), Z_95 / math.sqrt(n - 3)
+    return Correlation(n=n, r=r, low=math.tanh(z - half), high=math.tanh(z + half))
 
 
 def effect_size_dz(mean_change: float, sd_change: float, n: int) -> tuple[float, float, float]:

@@ -70,8 +70,11 @@ def test_managers_see_small_counts_as_fewer_than_5_and_no_names(
 ):
     response = persona_client(manager).get(reverse("dashboards:service", args=[service.pk]))
     page = response.content.decode()
-    # Three people in the only cohort: every count is below 5.
+    # Three people in the only cohort: every count is below 5, and so are the cohort's
+    # attendance and completion rates, which would say too much about so few people.
     assert "fewer than 5" in page
+    assert "<td>fewer than 5 people</td><td>fewer than 5 people</td>" in page
+    assert "%</td>" not in page
     names = cohort.enrolments.values_list("participant__family_name", flat=True)
     assert not any(f">{name}<" in page or f" {name}<" in page for name in names)
 

@@ -1,6 +1,7 @@
 """The cohort dashboard against a small cohort whose figures were worked out by hand."""
 
 import datetime
+import math
 
 import pytest
 import time_machine
@@ -168,3 +169,34 @@ def test_managers_see_the_cohort_without_names(worked_cohort, persona_client, ma
     assert response.status_code == 200
     assert "Example" not in page
     assert "Participant 1" in page
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_sessions_attended_against_change_with_its_correlation(
+    worked_cohort, persona_client, clinician
+):
+    """CORE-10 to week 52: P1 attended 3 (change -8), P2 2 (-4), P3-P6 none (-10, -9, +6, -11).
+
+    x mean 5/6, y mean -6. Sum of products: (13/6)(-2) + (7/6)(2) + (-5/6)(-4 - 3 + 12 - 5)
+    = -2. Sums of squares: 13 - 6 (5/6)^2 = 53/6 and 4 + 4 + 16 + 9 + 144 + 25 = 202.
+    r = -2 / sqrt(53/6 x 202) = -0.0473; Fisher z -0.0474 +/- 1.959964 / sqrt(3).
+    """
+    cohort, _ = worked_cohort
+    scatter = selectors.cohort_dashboard(cohort, show_names=True)["scatter"]
+    assert {(p["label"], p["attended"], p["change"]) for p in scatter["points"]} == {
+        ("Person1 Example", 3, -8),
+        ("Person2 Example", 2, -4),
+        ("Person3 Example", 0, -10),
+        ("Person4 Example", 0, -9),
+        ("Person5 Example", 0, 6),
+        ("Person6 Example", 0, -11),
+    }
+    r = -2 / math.sqrt(53 / 6 * 202)
+    assert scatter["correlation"].r == pytest.approx(r)
+    half = 1.959964 / math.sqrt(3)
+    assert scatter["correlation"].low == pytest.approx(math.tanh(math.atanh(r) - half))
+    assert scatter["correlation"].high == pytest.approx(math.tanh(math.atanh(r) + half))
+    page = persona_client(clinician).get(reverse("dashboards:cohort", args=[cohort.pk]))
+    text = page.content.decode()
+    assert "r = -0.05</strong> (95% CI -0.83 to 0.79)" in text
+    assert "an association, not evidence that the sessions caused the change" in text

@@ -273,7 +273,7 @@ def test_the_background_refresh_readies_the_service_page_after_a_change(
     service, other_service, clinician, manager, persona_client
 ):
     cohort = make_cohort(service, sessions=6)
-    people = [enrol(cohort) for _ in range(3)]
+    people = [enrol(cohort) for _ in range(5)]  # five, so the rate is shown, not suppressed
     untouched = make_cohort(other_service, sessions=2)
     client = persona_client(manager)
     url = reverse("dashboards:service", args=[service.pk])

@@ -120,3 +120,22 @@ def test_rate_per_person_year_and_suppression():
     assert stats.rate_per_person_year(14, 7.0) == 2.0
     assert stats.rate_per_person_year(3, 0.0) is None
     assert [stats.suppress(n) for n in (0, 4, 5, 12)] == ["fewer than 5", "fewer than 5", 5, 12]
+
+
+def test_correlation_worked_by_hand():
+    # x 1..5 (mean 3), y 2, 4, 5, 4, 5 (mean 4): deviations -2 -1 0 1 2 and -2 0 1 0 1.
+    # Sum of products 4 + 0 + 0 + 0 + 2 = 6; sums of squares 10 and 6: r = 6 / sqrt(60).
+    result = stats.correlation([1, 2, 3, 4, 5], [2, 4, 5, 4, 5])
+    assert result.n == 5
+    assert result.r == pytest.approx(0.774597, abs=1e-6)
+    # Fisher z = atanh(0.7746) = 1.0317, +/- 1.959964 / sqrt(5 - 3) = 1.3859: -0.354 to 2.418.
+    assert result.low == pytest.approx(math.tanh(1.031718 - 1.385904), abs=1e-5)
+    assert result.high == pytest.approx(math.tanh(1.031718 + 1.385904), abs=1e-5)
+    assert (round(result.low, 2), round(result.high, 2)) == (-0.34, 0.98)
+
+
+def test_correlation_needs_five_people_and_some_spread():
+    assert not stats.correlation([1, 2, 3, 4], [4, 3, 2, 1]).enough
+    assert not stats.correlation([3, 3, 3, 3, 3], [1, 2, 3, 4, 5]).enough
+    perfect = stats.correlation([1, 2, 3, 4, 5], [10, 8, 6, 4, 2])
+    assert (perfect.r, perfect.low, perfect.high) == (-1.0, -1.0, -1.0)
