@@ -8,8 +8,12 @@ participants starting over five years, with registers, questionnaire scores, ser
 occupation, all through bulk_create. Then starts gunicorn on a loopback port, signs a
 clinician in by writing a session through the session engine, and times the cohort
 dashboard, the service dashboard and a trivial signed-in page in the same run (warm-up, then
-the median of several repetitions). Query counts come from the same pages rendered
-in-process. The figures replace the "Dashboards" section of BENCHMARKS.md.
+the median of several repetitions in interleaved rounds). Some rows first make a change the
+page must catch up with (a new version of one cohort's figures, or of all of them), as a
+register or a bulk import would, so the cost of the first view after a change is measured
+as well as that of a view of unchanged data. Query counts come from the same pages rendered
+in-process. The figures replace the generated part of the "Dashboards" section of
+BENCHMARKS.md; the hand-written notes under it stay.
 """
 
 import argparse
