@@ -7,6 +7,9 @@ from django.conf import settings
 from accounts.models import Membership
 from tests.factories import MembershipFactory, ServiceFactory
 
+# Every run scans its logs for the canary personal data and tokens it used (--no-canary: off).
+pytest_plugins = ["tests.security.canary_plugin"]
+
 
 def pytest_configure(config):
     # In CI the suite must run on the production database engine and broker: a silent

@@ -8,32 +8,56 @@ username, a subject access export and the retention job.
 """
 
 import datetime as dt
+import io
 import logging
 import re
+import secrets
+import uuid
+from pathlib import Path
 
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.core.validators import validate_email
 from django.urls import reverse
 from nhs_number import is_valid as nhs_number_is_valid
 
+from accounts.log_redaction import RedactingFilter
 from accounts.services import (
     participant_contacts_blank,
     subject_access_request_approve,
     subject_access_request_create,
     subject_access_request_release,
 )
-from participants.models import Participant
+from measures import links
+from participants.models import Participant, validate_nhs_number
+from participants.validators import parse_uk_mobile
 from programmes.services import enrolment_create
 from tests.conftest import sign_in
-from tests.factories import CohortFactory, MembershipFactory
+from tests.factories import (
+    CANARY_VALUES,
+    CohortFactory,
+    MembershipFactory,
+    ParticipantFactory,
+    UserFactory,
+)
+from tests.security.canary_plugin import (
+    EMAIL,
+    NAME,
+    NHS_NUMBER,
+    PHONE,
+    PLUGIN_NAME,
+    CanaryValues,
+    LogCapture,
+    finding_lines,
+    phone_forms,
+    summary_line,
+)
 from tests.security.helpers import password_step
 
-NAME = ("Canaryname", "Zzyzx")
-EMAIL = "canary.zzyzx@example.com"
-PHONE = "07700 900999"
-NHS_NUMBER = "9434765919"
 NOW = dt.datetime(2026, 1, 8, 10, 0, tzinfo=dt.UTC)
+ROOT = Path(__file__).resolve().parents[2]
+pytest_plugins = ["pytester"]
 
 
 def canary_forms(token: str) -> list[str]:
@@ -182,3 +206,193 @@ def test_the_check_catches_a_leak(caplog):
     caplog.set_level(logging.DEBUG)
     logging.getLogger("participants.services").debug("sending to %s", EMAIL)
     assert EMAIL in logged_text(caplog)
+
+
+# The whole-suite scan (tests/security/canary_plugin.py) -----------------------------------
+
+
+@pytest.fixture
+def scan_plugin(request):
+    plugin = request.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    if plugin is None:
+        pytest.skip("the canary log scan is off (--no-canary)")
+    return plugin
+
+
+def test_factory_personal_data_is_valid_unique_canary_data():
+    people = ParticipantFactory.build_batch(30)
+    for person in people:
+        validate_nhs_number(person.nhs_number)
+        assert person.nhs_number.startswith("99977")
+        assert parse_uk_mobile(person.mobile).as_e164.startswith("+447700900")
+        validate_email(person.email)
+        assert person.given_name.isalpha() and person.family_name.isalpha()
+        assert person.family_name.startswith("Canaryzzyzx")
+        assert person.given_name in CANARY_VALUES["given name"]
+        assert person.family_name in CANARY_VALUES["family name"]
+        assert person.email in CANARY_VALUES["email"]
+        assert person.mobile in CANARY_VALUES["phone"]
+        assert person.nhs_number in CANARY_VALUES["NHS number"]
+        assert person.date_of_birth in CANARY_VALUES["date of birth"]
+    for attribute in ("given_name", "family_name", "email", "nhs_number", "mobile"):
+        assert len({getattr(p, attribute) for p in people}) == len(people), attribute
+    staff = UserFactory.build()
+    assert {staff.first_name, staff.last_name} <= CANARY_VALUES["staff name"]
+    assert staff.email in CANARY_VALUES["email"]
+
+
+@pytest.mark.django_db
+def test_every_issued_token_is_collected(scan_plugin):
+    participant = ParticipantFactory()
+    expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=7)
+    token = links.link_issue(participant=participant, expires_at=expires_at)
+    assert token in scan_plugin.tokens
+    assert links.link_find(token) is not None
+
+
+def test_quiet_and_non_propagating_loggers_are_captured_and_nothing_else_changes(
+    scan_plugin, caplog
+):
+    caplog.set_level(logging.INFO)
+    quiet = logging.getLogger("tests.canary.quiet")
+    level, propagate = quiet.level, quiet.propagate
+    quiet.setLevel(logging.ERROR)
+    quiet.propagate = False
+    marker = uuid.uuid4().hex[:12]
+    try:
+        quiet.debug("quiet record %s", marker)
+    finally:
+        quiet.setLevel(level)
+        quiet.propagate = propagate
+    (captured,) = [c for c in scan_plugin.capture.records[-20:] if c.logger == quiet.name]
+    assert marker in captured.written
+    assert scan_plugin.capture.tests[captured.test].endswith(
+        "test_quiet_and_non_propagating_loggers_are_captured_and_nothing_else_changes"
+    )
+    # A record that exists only for the scan reaches no handler: caplog saw nothing.
+    assert not [r for r in caplog.records if r.name == quiet.name]
+
+
+def _record(logger, msg, *args):
+    return logger.makeRecord(logger.name, logging.DEBUG, __file__, 1, msg, args, None)
+
+
+def test_the_scan_reports_kind_logger_and_test_but_never_the_value():
+    """Fed records directly: what the redacting filter blanks passes, what it leaves fails."""
+    name, email = "Canaryzzyzxqqqq", "canary.zzyzx+999999@example.com"
+    token = secrets.token_urlsafe(32)
+    values = CanaryValues()
+    values.add("family name", name)
+    values.add("email", email)
+    values.add("phone", "+447700900998")
+    values.add_token(token)
+
+    # One logger with a handler wired as settings.LOGGING wires the console (the redacting
+    # filter on the handler), one with a handler that has no filter.
+    app, own = logging.getLogger("tests.canary.app"), logging.getLogger("tests.canary.own")
+    redacted = logging.StreamHandler(io.StringIO())
+    redacted.addFilter(RedactingFilter())
+    app.addHandler(redacted)
+    own.addHandler(logging.StreamHandler(io.StringIO()))
+    capture = LogCapture()
+    try:
+        for logger in (app, own):
+            logger.propagate = False
+        capture.snapshot_handlers()
+        capture.tests = ["tests/x.py::test_one"]
+        capture.current = 0
+        capture.capture(app, _record(app, "contact %s at %s or 07700 900998", name, email))
+        capture.capture(app, _record(app, "link /q/%s/ and %s...", token, token[:16]))
+        capture.capture(own, _record(own, "sending to %s", email))
+    finally:
+        for logger in (app, own):
+            logger.handlers.clear()
+            logger.propagate = True
+
+    result = capture.scan(values)
+    found = {(f.kind, f.logger, *f.tests) for f in result.found}
+    assert found == {
+        ("family name", "tests.canary.app", "tests/x.py::test_one"),
+        ("token (first 16 characters)", "tests.canary.app", "tests/x.py::test_one"),
+        ("email", "tests.canary.own", "tests/x.py::test_one"),
+    }
+    assert {f.site for f in result.found} == {"tests/security/test_canary_logs.py:1"}
+    blanked = {(f.kind, f.logger) for f in result.before_redaction}
+    assert blanked == {
+        ("email", "tests.canary.app"),
+        ("phone", "tests.canary.app"),
+        ("token", "tests.canary.app"),
+    }
+    report = "\n".join([*finding_lines(result.found), summary_line(result, values)])
+    assert "3 canary values found" in report
+    assert "family name in logger 'tests.canary.app'" in report
+    assert "during tests/x.py::test_one" in report
+    for secret in (name, email, token[:16], "900998"):
+        assert secret.lower() not in report.lower()
+
+
+def test_phone_forms_cover_the_printed_forms():
+    assert set(phone_forms("+447700900998")) == {
+        "07700 900998",
+        "07700900998",
+        "+447700900998",
+        "+44 7700 900998",
+        "7700900998",
+    }
+
+
+def test_one_value_among_thousands_is_found():
+    values = CanaryValues()
+    for n in range(5000):
+        values.add("NHS number", f"99977{n:04d}0")
+    values.add("family name", "Canaryzzyzxabcd")
+    matcher = values.matcher()
+    assert matcher.kinds_in("nothing here 9997712") == []
+    assert matcher.kinds_in("found 999 771 2340 and CANARYZZYZXABCD.") == [
+        "NHS number",
+        "family name",
+    ]
+
+
+_INNER_TESTS = """
+import logging
+
+from tests.factories import ParticipantFactory
+
+
+def test_leaks():
+    person = ParticipantFactory.build()
+    logging.getLogger("participants.services").debug("hello %s", person.family_name)
+
+
+def test_clean():
+    logging.getLogger("participants.services").info("nothing personal")
+"""
+
+
+def test_a_leak_fails_the_whole_run(pytester, monkeypatch):
+    """End to end in a separate pytest process: both tests pass, the run fails."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.settings")
+    pytester.makepyfile(test_inner=_INNER_TESTS)
+    plugin = ("-p", "tests.security.canary_plugin", "-p", "no:cacheprovider")
+
+    leaking = pytester.runpytest_subprocess(*plugin)
+    leaking.assert_outcomes(passed=2)
+    assert leaking.ret == pytest.ExitCode.TESTS_FAILED
+    leaking.stdout.fnmatch_lines(
+        [
+            "*family name in logger 'participants.services', 1 record, logged at *test_inner.py:*",
+            "*during test_inner.py::test_leaks",
+            "canary log scan: * from 2 tests, 1 canary values found (*",
+        ]
+    )
+    assert "canaryzzyzx" not in leaking.stdout.str().lower()
+
+    clean = pytester.runpytest_subprocess(*plugin, "-k", "clean")
+    assert clean.ret == pytest.ExitCode.OK
+    clean.stdout.fnmatch_lines(["canary log scan: * from 1 tests, 0 canary values found (*"])
+
+    off = pytester.runpytest_subprocess(*plugin, "--no-canary")
+    assert off.ret == pytest.ExitCode.OK
+    assert "canary log scan" not in off.stdout.str()
