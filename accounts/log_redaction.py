@@ -40,3 +40,19 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+class TemplateLookupFilter(logging.Filter):
+    """Drops the exception from Django's "Exception while resolving variable" records.
+
+    Installed on the django.template logger. At DEBUG, Django logs every failed variable
+    lookup with the exception attached, and that exception's text is a dump of the whole
+    template context: the signed-in user, a participant's record. The message itself (the
+    variable and the template's name) is kept.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info or record.exc_text:
+            record.exc_info = None
+            record.exc_text = None
+        return True

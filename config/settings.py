@@ -322,14 +322,23 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Blanks e-mail addresses, phone and NHS numbers and token-like strings in every record.
-    "filters": {"redact": {"()": "accounts.log_redaction.RedactingFilter"}},
+    "filters": {
+        "redact": {"()": "accounts.log_redaction.RedactingFilter"},
+        "template_lookup": {"()": "accounts.log_redaction.TemplateLookupFilter"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own handlers (a console handler when DEBUG is on, and mail_admins) carry
+        # no redacting filter: replace them, so its records reach only the console above.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         # Django logs the full request line of 4xx responses, which can carry a token.
         "django.request": {"level": "ERROR"},
-        "django.server": {"level": "WARNING"},
+        # runserver's request lines: through the redacting console, not Python's fallback.
+        "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # A failed variable lookup is logged with the whole template context attached.
+        "django.template": {"filters": ["template_lookup"]},
     },
 }

@@ -51,6 +51,7 @@ def service_dashboard(request, pk: int):
             "service": service,
             "form": form,
             "figures": service_figures_html(pk, filters),
+            "min_n": stats.MIN_PAIRED,
             "research_export": role in ("clinician", "manager"),
             "identifiable_export": role == "clinician",
             "datasets": exports.DATASETS.items(),

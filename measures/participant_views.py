@@ -62,7 +62,7 @@ def _public_name(service: Service | None) -> str:
 
 def _limited(request):
     logger.warning("Questionnaire link pages: rate limit reached for one address")
-    return render(request, "questionnaire/limited.html", status=429)
+    return render(request, "questionnaire/limited.html", {"public_name": None}, status=429)
 
 
 def _live_link(raw_token: str):
@@ -128,7 +128,7 @@ def needs_participant_session(view):
     def wrapped(request, *args, **kwargs):
         data = _session(request)
         if data is None:
-            return render(request, "questionnaire/session_ended.html")
+            return render(request, "questionnaire/session_ended.html", {"public_name": None})
         request.questionnaire = data
         return view(request, *args, **kwargs)
 

@@ -319,16 +319,25 @@ class LogCapture:
         raw = record_text(base)
         texts = []
         reached = False
-        if logger.filter(logging.makeLogRecord(base.__dict__)):
+        # The logger's own filters run once, before any handler (Logger.handle), and what
+        # they change (settings.LOGGING drops the context from django.template's records)
+        # is what every handler then receives.
+        passed = logging.makeLogRecord(record.__dict__)
+        result = logger.filter(passed)
+        if isinstance(result, logging.LogRecord):
+            passed = result
+        if result and passed.exc_info and not passed.exc_text:
+            passed.exc_text = logging.Formatter().formatException(passed.exc_info)
+        if result:
             for handler in self._handlers_reached(logger):
                 if type(handler).__module__.startswith("_pytest"):
                     continue  # caplog and pytest's own reporting: the test harness
                 reached = True
-                text = self._writes(handler, base)
+                text = self._writes(handler, passed)
                 if text is not None and text not in texts:
                     texts.append(text)
             if not reached:  # Python's last-resort handler writes it as it is
-                texts.append(raw)
+                texts.append(record_text(passed))
         written = "\n".join(texts) if texts else None
         self.records.append(
             Captured(

@@ -5,6 +5,7 @@ import secrets
 
 import pytest
 from django.conf import settings
+from django.template import Context, Template
 
 from accounts.log_redaction import RedactingFilter, redact
 
@@ -75,3 +76,29 @@ def test_every_configured_handler_has_the_redacting_filter():
     assert console
     for handler in console:
         assert any(isinstance(f, RedactingFilter) for f in handler.filters)
+
+
+def test_a_failed_template_lookup_is_logged_without_the_template_context(caplog):
+    caplog.set_level(logging.DEBUG, logger="django.template")
+    context = Context({"person": {"name": "Canaryname Zzyzx"}})
+    assert Template("{{ person.missing }}").render(context) == ""
+    records = [r for r in caplog.records if r.name == "django.template"]
+    assert records, "Django logs the failed lookup at DEBUG"
+    for record in records:
+        assert record.exc_info is None and not record.exc_text
+        assert "Canaryname" not in record.getMessage()
+    assert "'missing'" in records[0].getMessage()  # what failed is still said
+
+
+def test_djangos_own_loggers_write_only_through_the_redacting_console():
+    loggers = settings.LOGGING["loggers"]
+    # Django's default handlers (console when DEBUG is on, mail_admins) have no redaction.
+    assert loggers["django"]["handlers"] == []
+    assert loggers["django"].get("propagate", True)
+    # runserver's request lines go to the redacting console, not Python's bare fallback.
+    assert loggers["django.server"]["handlers"] == ["console"]
+    assert "redact" in settings.LOGGING["handlers"]["console"]["filters"]
+    configured = [
+        h for h in logging.getLogger("django.server").handlers if h.get_name() == "console"
+    ]
+    assert configured and isinstance(configured[0].filters[0], RedactingFilter)
