@@ -1,9 +1,10 @@
-"""A Redis cache for rate-limit counters that stays out of the way when Redis is down.
+"""A Redis cache that stays out of the way when Redis is down.
 
-Participant pages count requests per address in this cache. If Redis is unreachable, a
+Participant pages count requests per address in one such cache. If Redis is unreachable, a
 participant must still be able to open their link, answer and submit, so every cache
 call here answers "nothing stored" instead of raising, and django-ratelimit (with
-RATELIMIT_FAIL_OPEN) lets the request through. The outage is logged once per call,
+RATELIMIT_FAIL_OPEN) lets the request through. The dashboards keep figures they can work out
+again in another, so they still open, only slower. The outage is logged once per call,
 without the key, which can contain an address.
 """
 
@@ -27,6 +28,13 @@ class FailOpenRedisCache(RedisCache):
         try:
             return super().incr(*args, **kwargs)
         except RedisError:
+            return None
+
+    def set(self, *args, **kwargs):
+        try:
+            return super().set(*args, **kwargs)
+        except RedisError:
+            logger.warning("Cache unreachable; value not stored.")
             return None
 
     def get(self, key, default=None, version=None):

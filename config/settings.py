@@ -130,11 +130,19 @@ if REDIS_URL:
             "KEY_PREFIX": "safeground-rl",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         },
+        # The dashboards' rendered pages and figures: all can be worked out again.
+        "dashboards": {
+            "BACKEND": "config.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "safeground-dash",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        },
     }
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "dashboards": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     }
 # Participant pages must keep working when Redis is down: count requests in the fail-open
 # cache above, and let a request through when the count cannot be read.

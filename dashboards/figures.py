@@ -14,12 +14,12 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from dashboards import stats
+from dashboards.cache import cache
 from dashboards.freshness import new_version
 from dashboards.models import CohortFigures
 from measures.models import Administration, Score, Timepoint

@@ -12,12 +12,12 @@ import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from dashboards import figures, stats
+from dashboards.cache import cache
 from dashboards.tables import (
     change_cells,
     change_rows,

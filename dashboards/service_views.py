@@ -1,7 +1,6 @@
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -10,6 +9,7 @@ from accounts.models import Service
 from accounts.scope import Can, service_ids
 from dashboards import exports, selectors, stats
 from dashboards.access import dashboard_service_or_404, roles_by_service
+from dashboards.cache import cache
 from dashboards.charts import service_charts
 from dashboards.figures import current_versions, digest
 from programmes.models import Cohort

@@ -3,9 +3,9 @@
 import datetime
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
+from dashboards.cache import cache
 from tests.browser.axe import assert_accessible
 from tests.conftest import sign_in
 from tests.dashboards.builders import make_cohort, populate

@@ -7,10 +7,10 @@ import re
 
 import openpyxl
 import pytest
-from django.core.cache import cache
 
 from accounts.demo_mfa import ensure_totp
 from accounts.models import Membership
+from dashboards.cache import cache
 from participants.models import Participant
 from tests.browser.helpers import sign_in_with_mfa
 from tests.dashboards.builders import make_cohort, populate

@@ -1,5 +1,6 @@
 import pytest
-from django.core.cache import cache
+
+from dashboards.cache import cache
 
 
 @pytest.fixture(autouse=True)

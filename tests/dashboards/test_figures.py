@@ -5,6 +5,7 @@ import statistics
 
 import pytest
 import time_machine
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -296,3 +297,29 @@ def test_the_background_refresh_readies_the_service_page_after_a_change(
     assert "100%" in page  # the register just taken: everyone present
     sql = " ".join(q["sql"] for q in queries.captured_queries)
     assert "programmes_attendance" not in sql  # nothing left to work out on the page itself
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_the_dashboards_still_open_when_their_cache_is_down(
+    service, clinician, manager, persona_client, settings
+):
+    settings.CACHES = {
+        **settings.CACHES,
+        "dashboards": {
+            "BACKEND": "config.cache.FailOpenRedisCache",
+            "LOCATION": "redis://127.0.0.1:6399/0",  # nothing listens here
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        },
+    }
+    caches._settings = None  # re-read CACHES for the override
+    try:
+        assert type(caches["dashboards"]).__name__ == "FailOpenRedisCache"
+        assert caches["dashboards"].get("anything") is None  # unreachable, answered as a miss
+        cohort = make_cohort(service, sessions=6)
+        populate(cohort, 5)
+        cohort_page = persona_client(clinician).get(reverse("dashboards:cohort", args=[cohort.pk]))
+        service_page = persona_client(manager).get(reverse("dashboards:service", args=[service.pk]))
+    finally:
+        caches._settings = None
+    assert cohort_page.status_code == 200 and "Paired change" in cohort_page.content.decode()
+    assert service_page.status_code == 200 and "Figures worked out" in service_page.content.decode()
