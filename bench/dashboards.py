@@ -372,8 +372,9 @@ def main() -> None:
     no_filters = {"programme": None, "year": None, "status": None}
 
     def drop_service_page():
-        from django.core.cache import cache
         from django.utils import timezone
+
+        from dashboards.cache import cache
 
         versions = current_versions(service_cohorts)
         cache.delete(figures_cache_key(service.pk, no_filters, versions, timezone.localdate()))
