@@ -18,11 +18,10 @@ from django.db.models.signals import post_delete, post_save
 from accounts.audit import bulk_changes_recorded
 from dashboards.models import CohortFigures
 from measures.models import Administration, Score
-from programmes.models import Attendance, Enrolment
+from programmes.models import Attendance, Enrolment, GroupSession
 
-# What the stored and cached figures are made of. Group sessions are not: their dates and
-# cancellations only reach the register grid, which is read afresh on every view.
-WATCHED = (Enrolment, Attendance, Administration, Score)
+# What the stored and cached figures are made of (sessions: the cached register grid).
+WATCHED = (Enrolment, GroupSession, Attendance, Administration, Score)
 
 
 def new_version() -> int:
@@ -61,7 +60,7 @@ def cohort_ids_of(instances: Iterable[Model]) -> set[int]:
     enrolments: set[int] = set()
     administrations: set[int] = set()
     for obj in instances:
-        if isinstance(obj, Enrolment):
+        if isinstance(obj, Enrolment | GroupSession):
             cohorts.add(obj.cohort_id)
         elif isinstance(obj, Attendance):
             session = _cached(obj, "session")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -112,7 +112,6 @@ class Person:
     end_reason: str
     attended: int = 0
     recorded: int = 0
-    cells: list = field(default_factory=list)
     grid: str = ""
 
 
@@ -160,22 +159,27 @@ _CELLS = {status: (code, ATTENDANCE_MEANINGS[status]) for status, code in ATTEND
 _ATTENDED = frozenset(Attendance.ATTENDED)
 
 
-def _attendance(cohort: Cohort, people: list[Person]) -> dict:
-    """The register grid, each person's and each phase's attendance, in one pass."""
+def _register(cohort: Cohort, enrolment_ids: list[int]) -> dict:
+    """The register grid and attendance by phase, by enrolment id (no names), in one pass.
+
+    {"attendance": sessions, header, phases and totals; "people": {enrolment id:
+    (attended, recorded, the grid row's cells as HTML)}}.
+    """
     sessions = list(
         GroupSession.objects.filter(cohort=cohort)
         .values("id", "number", "week", "date", "status", "phase__name", "phase__order")
         .order_by("number")
     )
     # By enrolment id: the enrolment index finds these rows without a join on the session.
-    marks: dict[int, dict[int, str]] = {p.enrolment_id: {} for p in people}
+    marks: dict[int, dict[int, str]] = {e: {} for e in enrolment_ids}
     for session_id, enrolment_id, status in (
-        Attendance.objects.filter(enrolment_id__in=list(marks))
+        Attendance.objects.filter(enrolment_id__in=enrolment_ids)
         .values_list("session_id", "enrolment_id", "status")
         .order_by()
     ):
         marks[enrolment_id][session_id] = status
-    rows = [(person, marks[person.enrolment_id], []) for person in people]
+    # [enrolment id, attended, recorded, cells]
+    rows = [[e, 0, 0, []] for e in enrolment_ids]
     phases: dict[str, dict] = {}
     for session in sessions:
         session["label"] = f"Session {session['number']}, {_day(session['date'])}"
@@ -190,39 +194,40 @@ def _attendance(cohort: Cohort, people: list[Person]) -> dict:
                 "recorded": 0,
             }
         if session["status"] == GroupSession.Status.CANCELLED:
-            for _person, _marks, cells in rows:
-                cells.append(_CANCELLED_CELL)
+            for row in rows:
+                row[3].append(_CANCELLED_CELL)
             continue
         phase["sessions"] += 1
         session_id, recorded, attended = session["id"], 0, 0
-        for person, person_marks, cells in rows:
-            status = person_marks.get(session_id)
+        for row in rows:
+            status = marks[row[0]].get(session_id)
             if status is None:
-                cells.append(_UNRECORDED_CELL)
+                row[3].append(_UNRECORDED_CELL)
                 continue
-            cells.append(_CELLS[status])
+            row[3].append(_CELLS[status])
             recorded += 1
-            person.recorded += 1
+            row[2] += 1
             if status in _ATTENDED:
                 attended += 1
-                person.attended += 1
+                row[1] += 1
         phase["recorded"] += recorded
         phase["attended"] += attended
         phase["registers"] += int(recorded > 0)
-    for person, _marks, cells in rows:
-        person.cells = cells
     phase_rows = sorted(phases.values(), key=lambda p: p["order"])
     for phase in phase_rows:
         phase["rate"] = stats.share(phase["attended"], phase["recorded"])
     recorded = sum(p["recorded"] for p in phase_rows)
     attended = sum(p["attended"] for p in phase_rows)
     return {
-        "sessions": sessions,
-        "head": session_head(sessions),
-        "phases": phase_rows,
-        "overall_rate": stats.share(attended, recorded),
-        "attended": attended,
-        "recorded": recorded,
+        "attendance": {
+            "sessions": sessions,
+            "head": session_head(sessions),
+            "phases": phase_rows,
+            "overall_rate": stats.share(attended, recorded),
+            "attended": attended,
+            "recorded": recorded,
+        },
+        "people": {e: (a, r, grid_cells(cells)) for e, a, r, cells in rows},
     }
 
 
@@ -344,7 +349,7 @@ def _pairs(
 
 OUTCOMES_SECONDS = 60 * 60
 # Part of the outcomes' cache key: raise it whenever what _outcomes returns changes shape.
-OUTCOMES_SCHEMA = 2
+OUTCOMES_SCHEMA = 3
 
 
 def cohort_dashboard(
@@ -369,10 +374,18 @@ def cohort_dashboard(
     people = _people(cohort, show_names)
     counted = [p for p in people if p.status in STARTED]
     counted_ids = [p.enrolment_id for p in counted]
-    attendance = _attendance(cohort, people)
-    retention = _retention(cohort, people, today)
+    versions = figures.current_versions(Cohort.objects.filter(service_id=cohort.service_id))
+    # The register without names, worked out once per version of the cohort's data (its
+    # sessions, enrolments and attendance all give it a new one); names are put to it here.
+    register_key = f"dashboards:register:{OUTCOMES_SCHEMA}:{cohort.pk}:{versions[cohort.pk]}"
+    register = cache.get(register_key)
+    if register is None:
+        register = _register(cohort, [p.enrolment_id for p in people])
+        cache.set(register_key, register, OUTCOMES_SECONDS)
+    attendance = register["attendance"]
     for person in people:
-        person.grid = grid_cells(person.cells)
+        person.attended, person.recorded, person.grid = register["people"][person.enrolment_id]
+    retention = _retention(cohort, people, today)
 
     timepoints = list(
         Timepoint.objects.filter(programme_id=cohort.programme_id)
@@ -380,7 +393,6 @@ def cohort_dashboard(
         .order_by("week")
     )
     scales = outcome_scales(timepoints)
-    versions = figures.current_versions(Cohort.objects.filter(service_id=cohort.service_id))
     baseline_sds = figures.service_baseline_sds(cohort.service_id, versions)
     # Everything the outcomes are worked out from, besides code that OUTCOMES_SCHEMA covers.
     state = repr((versions[cohort.pk], view, timepoints, sorted(baseline_sds.items())))

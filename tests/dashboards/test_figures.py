@@ -265,7 +265,9 @@ def test_the_cohort_dashboard_shows_a_new_score_at_once_and_caches_no_names(
 
     outcomes = [value for key, value in recording.stored if key.startswith("dashboards:cohort")]
     assert len(outcomes) == 2  # worked out once per version of the data
-    for value in outcomes:
+    registers = [key for key, _value in recording.stored if key.startswith("dashboards:register")]
+    assert len(registers) == 2
+    for _key, value in recording.stored:  # the register and the outcomes alike: no names
         assert "Example" not in repr(value) and "Person" not in repr(value)
 
 

@@ -14,14 +14,15 @@ from programmes.models import Cohort
 from tests.dashboards.builders import make_cohort, populate
 
 TODAY = datetime.datetime(2025, 6, 2, 12, 0, tzinfo=datetime.UTC)
-# Session and user (2), the user's memberships, the cohort, enrolments, sessions,
-# attendance, timepoints, the versions of the service's cohort figures, the access record,
-# and the session save inside its savepoint (3). The outcome figures (the scatter's
-# included) and the service's baseline SDs come from the cache after the warm-up request.
-COHORT_QUERIES = 13
+# Session and user (2), the user's memberships, the cohort, enrolments, the versions of the
+# service's cohort figures, timepoints, the access record, and the session save inside its
+# savepoint (3). The register grid (without names), the outcome figures and the service's
+# baseline SDs come from the cache after the warm-up request.
+COHORT_QUERIES = 11
 # After a change to the cohort's data: its figures worked out again (five aggregates and a
-# write), the service's baseline sums, and the cohort's administrations and scores.
-COHORT_CHANGED_EXTRA = 9
+# write), the service's baseline sums, the sessions and attendance for the register, and
+# the cohort's administrations and scores.
+COHORT_CHANGED_EXTRA = 11
 # Session and user (2), memberships, the service, the filter choices, the versions of the
 # cohorts' stored figures, the cohorts, their figures, and the session save inside its
 # savepoint (3). The figures are current, and the baseline SDs cached, after the warm-up.

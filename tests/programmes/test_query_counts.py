@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 
 COHORT_PAGE_QUERIES = 15
 REGISTER_GET_QUERIES = 10
-# Includes one write marking the cohort's dashboard figures out of date (dashboards.freshness).
-REGISTER_POST_QUERIES = 19
+# Includes two writes marking the cohort's dashboard figures out of date (dashboards.freshness):
+# one for the attendance rows, one for the session's register stamp.
+REGISTER_POST_QUERIES = 20
 
 
 def _cohort_with(service, programme, clinician, size):
