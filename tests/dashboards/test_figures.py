@@ -15,7 +15,7 @@ from dashboards.models import CohortFigures
 from measures.models import Administration, Score
 from measures.services import administration_enter, administrations_expire
 from programmes.models import Enrolment, GroupSession
-from programmes.services import attendance_record, enrolment_end
+from programmes.services import attendance_record, enrolment_end, session_cancel
 from tests.dashboards.builders import enrol, make_cohort, mark, populate, score
 from tests.dashboards.test_cohort_dashboard import worked_cohort  # noqa: F401 (fixture)
 
@@ -325,3 +325,23 @@ def test_the_dashboards_still_open_when_their_cache_is_down(
         caches._settings = None
     assert cohort_page.status_code == 200 and "Paired change" in cohort_page.content.decode()
     assert service_page.status_code == 200 and "Figures worked out" in service_page.content.decode()
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_cancelled_session_shows_in_the_cached_register_at_once(
+    service, clinician, persona_client
+):
+    cohort = make_cohort(service, sessions=6)
+    enrol(cohort, given_name="Canaryone", family_name="Gridrow")
+    client = persona_client(clinician)
+    url = reverse("dashboards:cohort", args=[cohort.pk])
+    before = client.get(url).content.decode()
+    assert 'title="session cancelled"' not in before
+
+    session_cancel(
+        session=GroupSession.objects.get(cohort=cohort, number=3), reason="Facilitator unwell"
+    )
+
+    after = client.get(url).content.decode()
+    assert after.count('title="session cancelled"') == 1  # one row, one cancelled session
+    assert "Canaryone Gridrow" in after
