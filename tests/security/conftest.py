@@ -11,7 +11,7 @@ def fresh_cache(settings):
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": f"security-{alias}-{uuid.uuid4()}",
         }
-        for alias in ("default", "ratelimit")
+        for alias in settings.CACHES  # default, ratelimit, dashboards: every one configured
     }
 
 
