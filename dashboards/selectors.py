@@ -379,7 +379,8 @@ def cohort_dashboard(
     # sessions, enrolments and attendance all give it a new one); names are put to it here.
     register_key = f"dashboards:register:{OUTCOMES_SCHEMA}:{cohort.pk}:{versions[cohort.pk]}"
     register = cache.get(register_key)
-    if register is None:
+    if register is None or any(p.enrolment_id not in register["people"] for p in people):
+        # (The second test only guards against an enrolment written without its signals.)
         register = _register(cohort, [p.enrolment_id for p in people])
         cache.set(register_key, register, OUTCOMES_SECONDS)
     attendance = register["attendance"]
