@@ -100,7 +100,7 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
 
 
 def compute(cohort_ids: list[int]) -> dict[int, dict]:
-    """Work out the figures of the given cohorts from their data, in six queries."""
+    """Work out the figures of the given cohorts from their data, in five queries."""
     figures = {
         i: {
             "enrolments": {},
