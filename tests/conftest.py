@@ -22,6 +22,28 @@ def pytest_configure(config):
             raise pytest.UsageError("CI must set REDIS_URL.")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Every persona has a password; the production hasher would cost most of a test's time.
+    # PBKDF2 stays listed second so a stored production hash still verifies.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_audit_actor():
+    # auditlog's middleware sets its context variable and never resets it, so a service called
+    # outside a request after an earlier test's request would see that request's user as the
+    # actor of its (rolled back) audit rows.
+    from auditlog.context import auditlog_value
+
+    token = auditlog_value.set({})
+    yield
+    auditlog_value.reset(token)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Let the test runner empty the audit table between transactional tests.
