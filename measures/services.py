@@ -326,7 +326,18 @@ def _complete(adm, result: ScoreResult, *, source, when, entered_by) -> None:
     record_bulk_changes(
         entries=[(s, {"value": [None, s.value]}) for s in scores], action=LogEntry.Action.CREATE
     )
-    _windows_changed([adm.enrolment_id])
+    # Only the last questionnaire of a window changes its messages (none left to chase).
+    still_to_answer = (
+        Administration.objects.filter(
+            enrolment_id=adm.enrolment_id,
+            timepoint_id=adm.timepoint_id,
+            status__in=Administration.LIVE_STATUSES,
+        )
+        .exclude(instrument_code__in=catalogue.STAFF_COMPLETED)
+        .exists()
+    )
+    if not still_to_answer:
+        _windows_changed([adm.enrolment_id])
     alerts = [
         RiskAlert.objects.create(administration=adm, item=hit.item, severity=hit.severity)
         for hit in result.risk

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from accounts.audit import record_bulk_changes
+from measures import catalogue
 from measures.models import Administration
 from programmes.models import Enrolment
 from reminders import channels, schedule, wording
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 # Recorded by staff from the clinical record (DESIGN.md), so never a reason to message
 # the participant.
-STAFF_COMPLETED_INSTRUMENTS = ("service_use",)
+STAFF_COMPLETED_INSTRUMENTS = tuple(sorted(catalogue.STAFF_COMPLETED))
 ANSWERABLE = (Administration.Status.OPEN, Administration.Status.IN_PROGRESS)
 LIVE = Administration.LIVE_STATUSES
 # Follow-up questionnaires go on after someone completes the programme; leaving it early
