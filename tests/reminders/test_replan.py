@@ -256,3 +256,25 @@ def test_an_escalation_closes_itself_when_its_questionnaires_are_done_or_gone(
         }[ending]
     )
     assert not Message.objects.filter(enrolment=enrolment, status="pending").exists()
+
+
+@pytest.mark.parametrize("people", [3, 9])
+def test_a_replan_runs_the_same_queries_whatever_the_number_of_people(
+    world, people, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    from reminders.services import messages_replan
+
+    cohort = world
+    enrolments = [enrol(cohort, uk(datetime.date(2027, 2, 8), 8)) for _ in range(people)]
+    with time_machine.travel(uk(datetime.date(2027, 2, 8), 8, 30), tick=False):
+        cohort.start_date = START + days(42)
+        measures_services.administrations_shift(cohort=cohort)  # re-plans through the event
+        # Moved back: every pending message re-dated again, in a fixed number of queries
+        # (savepoint, enrolments, windows, locked messages, policies, the bulk update, release).
+        cohort.start_date = START
+        Administration.objects.filter(enrolment__cohort=cohort, timepoint__key="baseline").update(
+            opens_on=datetime.date(2027, 2, 8), closes_on=datetime.date(2027, 3, 15)
+        )
+        with django_assert_num_queries(7):
+            changed = messages_replan(enrolment_ids=[e.pk for e in enrolments])
+    assert changed == 5 * people
