@@ -203,18 +203,19 @@ def test_an_enrolment_a_clinician_is_ending_is_skipped_and_keeps_their_decision(
         finally:
             connection.close()
 
-    thread = threading.Thread(target=clinician_ends_it)
-    thread.start()
-    assert locked.wait(10)
-    try:
-        # Not blocked by the clinician's lock (waiting for it would fail here): the row is
-        # left to them.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL lock_timeout = '1s'")
-            assert services.enrolments_complete_finished(today=LAST + DAY) == 1
-    finally:
-        release.set()
-        thread.join()
+    with _at(LAST + DAY, hour=10):
+        thread = threading.Thread(target=clinician_ends_it)
+        thread.start()
+        assert locked.wait(10)
+        try:
+            # Not blocked by the clinician's lock (waiting for it would fail here): the row
+            # is left to them.
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '1s'")
+                assert services.enrolments_complete_finished(today=LAST + DAY) == 1
+        finally:
+            release.set()
+            thread.join()
     assert errors == []
     assert services.enrolments_complete_finished(today=LAST + 2 * DAY) == 0
     assert _statuses(cohort) == [("withdrawn", LAST), ("completed", LAST)]
