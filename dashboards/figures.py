@@ -1,7 +1,8 @@
 """Per-cohort figures for the service dashboard: worked out once per change, then reused.
 
 `current_figures` returns each cohort's figures, first recomputing (in one batch of
-aggregate queries, however many cohorts) those whose data changed since they were stored.
+aggregate queries, however many cohorts) those whose data changed since they were stored,
+or that were stored on an earlier day (sessions held since then count now).
 What is stored is what the service dashboard pools across cohorts: counts, sums and the
 distinct (baseline, end-of-programme) score pairs with their counts, so pooled means, SDs,
 effect sizes and reliable-change counts are exactly those of the raw scores.

@@ -148,7 +148,9 @@ def cohort_overview(cohort: Cohort) -> CohortOverview:
     overall = Rate()
     for session_id, enrolment_id, status in marks:
         session = by_id[session_id]
-        if session_id not in held or not counts_for_enrolment(session.date, ended_on[enrolment_id]):
+        if session_id not in held or not counts_for_enrolment(
+            session.date, ended_on.get(enrolment_id)
+        ):
             continue
         attended = status in Attendance.ATTENDED
         per_enrolment[enrolment_id].append((session, status))

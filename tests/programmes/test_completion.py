@@ -5,7 +5,6 @@ import io
 import threading
 
 import pytest
-import time_machine
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -16,18 +15,12 @@ from measures.models import Administration
 from programmes import events, services, tasks
 from programmes.models import Enrolment
 from tests.factories import ParticipantFactory
-from tests.programmes.conftest import LONDON, START, enrol_many, make_cohort
+from tests.programmes.conftest import START, at, enrol_many, make_cohort
 
 pytestmark = pytest.mark.django_db
 
 LAST = START + datetime.timedelta(weeks=51)  # session 52, Monday 28 December 2026
 DAY = datetime.timedelta(days=1)
-
-
-def _at(day: datetime.date, hour: int = 2):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(hour, 0), tzinfo=LONDON), tick=False
-    )
 
 
 def _statuses(cohort) -> list[tuple[str, datetime.date | None]]:
@@ -51,7 +44,7 @@ def test_two_months_after_the_last_session_nobody_is_still_active(cohort):
         reason="Moved away",
     )
     out = io.StringIO()
-    with _at(LAST + datetime.timedelta(days=61)):
+    with at(LAST + datetime.timedelta(days=61), hour=2):
         call_command("complete_finished_enrolments", stdout=out)
     assert _statuses(cohort) == [("completed", LAST)] * len(stays) + [
         ("withdrawn", START + datetime.timedelta(weeks=8))
@@ -66,14 +59,14 @@ def test_walking_through_the_last_week_completion_comes_the_day_after_the_last_s
     last = cohort.sessions.get(number=52)
     day = LAST - datetime.timedelta(days=7)
     while day <= LAST + datetime.timedelta(days=3):
-        with _at(day):
+        with at(day, hour=2):
             services.enrolments_complete_finished(today=day)
             expected = "completed" if day > LAST else "active"
             assert {s for s, _ in _statuses(cohort)} == {expected}, day
         day += DAY
     # The register of the last session can still be taken (or corrected) afterwards: the
     # people who completed on its day are on it.
-    with _at(LAST + 3 * DAY, hour=10):
+    with at(LAST + 3 * DAY, hour=10):
         services.attendance_record(
             session=last, statuses={e.pk: "present" for e in people}, group_note="", by=clinician
         )
@@ -172,10 +165,10 @@ def test_completion_runs_a_fixed_number_of_queries(
 
 def test_the_daily_task_completes_as_of_today_and_is_scheduled(cohort):
     enrol_many(cohort, 1)
-    with _at(LAST):
+    with at(LAST, hour=2):
         tasks.complete_finished_enrolments.apply()
     assert _statuses(cohort)[0][0] == "active"
-    with _at(LAST + DAY):
+    with at(LAST + DAY, hour=2):
         tasks.complete_finished_enrolments.apply()
     assert _statuses(cohort) == [("completed", LAST)]
     entry = settings.CELERY_BEAT_SCHEDULE["programmes-complete-finished-enrolments"]
@@ -203,7 +196,7 @@ def test_an_enrolment_a_clinician_is_ending_is_skipped_and_keeps_their_decision(
         finally:
             connection.close()
 
-    with _at(LAST + DAY, hour=10):
+    with at(LAST + DAY, hour=10):
         thread = threading.Thread(target=clinician_ends_it)
         thread.start()
         assert locked.wait(10)

@@ -3,33 +3,18 @@
 import datetime
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from dashboards import selectors as dashboard_selectors
-from dashboards.cache import cache
 from programmes import services
 from programmes.models import GroupSession, held_q
 from programmes.selectors import cohort_overview
 from tests.conftest import sign_in
-from tests.programmes.conftest import LONDON, START, enrol_many
+from tests.programmes.conftest import START, at, enrol_many
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_dashboard_cache")]
 
 DAY = datetime.timedelta(days=1)
-
-
-def _at(day: datetime.date, hour: int = 12):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(hour, 0), tzinfo=LONDON), tick=False
-    )
-
-
-@pytest.fixture(autouse=True)
-def _empty_dashboard_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def _held(overview) -> list[int]:
@@ -39,7 +24,7 @@ def _held(overview) -> list[int]:
 def test_the_queryset_the_filter_and_the_row_agree_on_what_is_held(cohort, clinician):
     (person,) = enrol_many(cohort, 1)
     today = START + datetime.timedelta(weeks=3)  # session 4's day
-    with _at(today):
+    with at(today):
         services.session_cancel(session=cohort.sessions.get(number=2), reason="Snow")
         services.attendance_record(
             session=cohort.sessions.get(number=3),
@@ -52,7 +37,7 @@ def test_the_queryset_the_filter_and_the_row_agree_on_what_is_held(cohort, clini
     assert by_rule == {1, 3}  # 2 cancelled; 4 today with no register; 5 onwards to come
     assert set(GroupSession.objects.held(today).values_list("number", flat=True)) == by_rule
     assert set(cohort.sessions.filter(held_q(today)).values_list("number", flat=True)) == by_rule
-    with _at(today):
+    with at(today):
         services.attendance_record(
             session=cohort.sessions.get(number=4),
             statuses={person.pk: "dna"},
@@ -71,7 +56,7 @@ def test_walking_the_52_weeks_held_counts_grow_one_session_at_a_time(cohort, cli
         n = session.number
         expected_before = [min(n - 1, 12), max(n - 13, 0)]
         expected_after = [min(n, 12), max(n - 12, 0)]
-        with _at(session.date, hour=9):
+        with at(session.date, hour=9):
             assert _held(cohort_overview(cohort)) == expected_before, n
             services.attendance_record(
                 session=session,
@@ -81,7 +66,7 @@ def test_walking_the_52_weeks_held_counts_grow_one_session_at_a_time(cohort, cli
             )
             assert _held(cohort_overview(cohort)) == expected_after, n
             assert services.enrolments_complete_finished(today=session.date) == 0
-        with _at(session.date + DAY, hour=2):
+        with at(session.date + DAY, hour=2):
             assert _held(cohort_overview(cohort)) == expected_after, n
             completed = services.enrolments_complete_finished(today=session.date + DAY)
             assert completed == (2 if n == 52 else 0), n
@@ -89,7 +74,7 @@ def test_walking_the_52_weeks_held_counts_grow_one_session_at_a_time(cohort, cli
         ("completed", cohort.sessions.get(number=52).date)
     }
     # Everyone who completed stayed to the end.
-    with _at(cohort.sessions.get(number=52).date + 7 * DAY):
+    with at(cohort.sessions.get(number=52).date + 7 * DAY):
         dashboard = dashboard_selectors.cohort_dashboard(cohort, show_names=False)
     weeks = {w["week"]: w["enrolled"] for w in dashboard["retention"]["weeks"]}
     assert (weeks[1], weeks[52]) == (2, 2)
@@ -99,7 +84,7 @@ def test_walking_the_52_weeks_held_counts_grow_one_session_at_a_time(cohort, cli
 
 def test_the_cohort_page_says_how_many_sessions_each_phase_has_held(cohort, clinician, client):
     session_20 = cohort.sessions.get(number=20)
-    with _at(session_20.date + DAY):
+    with at(session_20.date + DAY):
         page = sign_in(client, clinician).get(reverse("programmes:cohort_detail", args=[cohort.pk]))
     text = page.content.decode()
     assert "12 of 12 sessions held so far." in text

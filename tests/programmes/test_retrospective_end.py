@@ -3,20 +3,18 @@
 import datetime
 
 import pytest
-import time_machine
 from django.urls import reverse
 from django.utils.html import escape
 
 from dashboards import figures
 from dashboards import selectors as dashboard_selectors
-from dashboards.cache import cache
 from programmes import services
 from programmes.models import Attendance, Cohort
 from programmes.selectors import cohort_overview, participant_history, register_rows
 from tests.conftest import sign_in
-from tests.programmes.conftest import LONDON, START, enrol_many
+from tests.programmes.conftest import START, at, enrol_many
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_dashboard_cache")]
 
 # Ruth stops coming after session 5 (Monday 2 February) and tells the team on Wednesday 4
 # February that she has left; nobody records it until 20 days later.
@@ -24,24 +22,11 @@ LEFT_ON = datetime.date(2026, 2, 4)
 RECORDED_ON = LEFT_ON + datetime.timedelta(days=20)  # Tuesday 24 February, after session 8
 
 
-def _at(day: datetime.date, hour: int = 12):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(hour, 0), tzinfo=LONDON), tick=False
-    )
-
-
-@pytest.fixture(autouse=True)
-def _empty_dashboard_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def _take_registers(cohort, clinician, people, leaver, until: datetime.date):
     """Every register up to `until`, each on its own day: the leaver present until she left,
     then "did not attend" while she is still on the list."""
     for session in cohort.sessions.filter(date__lte=until).order_by("date"):
-        with _at(session.date):
+        with at(session.date):
             listed = {e.pk for e, _ in register_rows(session)}
             statuses = {e.pk: "present" for e in people if e.pk in listed}
             if leaver.pk in listed:
@@ -59,7 +44,7 @@ def test_a_withdrawal_recorded_20_days_late_counts_from_the_day_she_left(cohort,
     *people, ruth = enrol_many(cohort, 3)
     _take_registers(cohort, clinician, people, ruth, until=RECORDED_ON)
 
-    with _at(RECORDED_ON):
+    with at(RECORDED_ON):
         before = cohort_overview(cohort)
         # Three DNAs after she left: flagged, 5 of 8 attended.
         assert (_row(before, ruth).overall.attended, _row(before, ruth).overall.recorded) == (5, 8)
@@ -91,7 +76,7 @@ def test_a_withdrawal_recorded_20_days_late_counts_from_the_day_she_left(cohort,
 
     # The next register no longer lists her.
     session_9 = cohort.sessions.get(number=9)
-    with _at(session_9.date):
+    with at(session_9.date):
         assert {e.pk for e, _ in register_rows(session_9)} == {e.pk for e in people}
 
 
@@ -112,7 +97,7 @@ def test_an_end_date_in_the_future_or_before_enrolment_is_a_clear_form_error(
     cohort, clinician, client, ended_on, message
 ):
     (enrolment,) = enrol_many(cohort, 1)
-    with _at(RECORDED_ON):
+    with at(RECORDED_ON):
         response = sign_in(client, clinician).post(
             reverse("programmes:enrolment_end", args=[enrolment.pk]),
             {"status": "withdrawn", "ended_on": ended_on.isoformat(), "reason": "Moved away"},
@@ -125,7 +110,7 @@ def test_an_end_date_in_the_future_or_before_enrolment_is_a_clear_form_error(
 
 def test_an_end_date_of_today_or_long_ago_is_accepted(cohort):
     today_leaver, early_leaver = enrol_many(cohort, 2)
-    with _at(RECORDED_ON):
+    with at(RECORDED_ON):
         services.enrolment_end(
             enrolment=today_leaver, status="discharged", ended_on=RECORDED_ON, reason="Admitted"
         )
