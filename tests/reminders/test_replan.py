@@ -278,3 +278,22 @@ def test_a_replan_runs_the_same_queries_whatever_the_number_of_people(
         with django_assert_num_queries(7):
             changed = messages_replan(enrolment_ids=[e.pk for e in enrolments])
     assert changed == 5 * people
+
+
+def test_follow_up_messages_still_go_after_the_programme_completes(
+    world, django_capture_on_commit_callbacks
+):
+    cohort = world
+    enrolment = enrol(cohort, uk(START, 8))
+    last_session = cohort.sessions.order_by("-date").first().date
+    with time_machine.travel(uk(last_session + days(1), 3), tick=False):
+        programmes_services.enrolments_complete_finished(today=last_session + days(1))
+    enrolment.refresh_from_db()
+    assert enrolment.status == "completed"
+    # The 12-month follow-up: week 104, its window opening 14 days before.
+    opens = START + datetime.timedelta(weeks=104) - days(14)
+    run_days(opens, opens + days(3), django_capture_on_commit_callbacks)
+    assert sent_days(enrolment, "week104") == {
+        "invitation": opens,
+        "reminder_1": opens + days(3),
+    }
