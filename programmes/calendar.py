@@ -191,7 +191,7 @@ def cohort_start_move_preview(
     choice, or are listed in `errors` when they need a new decision. Changes nothing.
     """
     today = today or timezone.localdate()
-    decisions = {int(k): v for k, v in (decisions or {}).items()}
+    decisions = {str(k): v for k, v in (decisions or {}).items()}
     preview = StartMovePreview(
         cohort=cohort,
         previous_start_date=cohort.start_date,
@@ -214,7 +214,7 @@ def cohort_start_move_preview(
     for session in sessions:
         plan = _plan(session, cohort, offset, today, vacated)
         if plan.choices:
-            chosen = decisions.get(session.pk, plan.proposed)
+            chosen = decisions.get(str(session.pk), plan.proposed)
             field_name = decision_field(session)
             if chosen is None:
                 preview.errors[field_name] = [
@@ -235,8 +235,11 @@ def cohort_start_move_preview(
 
 
 def _or(choices) -> str:
-    labels = [f"“{c.label}”" for c in choices]
-    return " or ".join(labels)
+    return " or ".join(f"“{c.label}”" for c in choices)
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _days_decided_against(sessions) -> dict[datetime.date, GroupSession]:
@@ -349,17 +352,16 @@ def _find_clashes(preview: StartMovePreview) -> None:
         if len(plans) < 2:
             continue
         staying = [p for p in plans if not p.moves]
-        moving = [p for p in plans if p.moves]
-        names = ", ".join(str(p.number) for p in moving)
+        moving = _and([str(p.number) for p in plans if p.moves])
         if staying:
             messages.append(
-                f"This would put session {names} on {_day(day)}, the date of session "
+                f"This would put session {moving} on {_day(day)}, the date of session "
                 f"{staying[0].number}, which has already been held. Choose another date."
             )
         else:
             messages.append(
-                f"This would put sessions {names} all on {_day(day)}. Choose another "
-                "date, or choose differently for one of them."
+                f"This would put sessions {moving} {'both' if len(plans) == 2 else 'all'} "
+                f"on {_day(day)}. Choose another date, or choose differently for one of them."
             )
     if messages:
         preview.errors.setdefault("new_start_date", []).extend(messages)
