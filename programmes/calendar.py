@@ -13,7 +13,7 @@ are: held ones because they happened, cancelled ones because their day has gone.
 import datetime
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import holidays
@@ -115,7 +115,9 @@ class SessionPlan:
     @property
     def leaves_bank_holiday(self) -> bool:
         before = self.bank_holiday_before
-        return bool(before) and self.outcome is not None and self.bank_holiday_after != before
+        if self.outcome is None:
+            return bool(before) and all(c.outcome.bank_holiday != before for c in self.choices)
+        return bool(before) and self.bank_holiday_after != before
 
     @property
     def choice_values(self) -> list[str]:
@@ -172,6 +174,64 @@ class StartMovePreview:
         if self.errors:
             raise ValidationError(self.errors)
 
+    def with_decisions(self, decisions: Mapping[int, str] | None) -> "StartMovePreview":
+        """The same calendar with `decisions` (session id -> choice) made. No queries."""
+        if not self.sessions:
+            return self
+        decisions = {str(k): v for k, v in (decisions or {}).items()}
+        decided = replace(self, sessions=[], errors={})
+        for plan in self.sessions:
+            plan = replace(plan)
+            if plan.choices:
+                plan.chosen, plan.outcome = None, None
+                chosen = decisions.get(str(plan.session.pk), plan.proposed)
+                field_name = decision_field(plan.session)
+                if chosen is None:
+                    decided.errors[field_name] = [
+                        f"Session {plan.number} needs a new decision: {plan.note} "
+                        f"Choose {_or(plan.choices)}."
+                    ]
+                elif chosen not in plan.choice_values:
+                    decided.errors[field_name] = [
+                        f"Session {plan.number}: “{chosen}” is not one of its choices; "
+                        f"choose {_or(plan.choices)}."
+                    ]
+                else:
+                    plan.chosen = chosen
+                    plan.outcome = next(c.outcome for c in plan.choices if c.value == chosen)
+            decided.sessions.append(plan)
+        _find_clashes(decided)
+        return decided
+
+    def summary(self) -> str:
+        """What the move did, in a sentence or two, for the page it returns to."""
+        moved = [p for p in self.sessions if p.moves]
+        stayed = len(self.sessions) - len(moved)
+        parts = [
+            f"The first session is now on {_day(self.new_start_date)}: "
+            f"{len(moved)} session{'s' if len(moved) != 1 else ''} re-dated"
+            + (f", {stayed} already past stayed where they were" if stayed else "")
+            + "."
+        ]
+        decided = []
+        for plan in self.with_choices:
+            outcome = plan.outcome
+            if outcome is None:
+                continue
+            when = _day(outcome.date)
+            if outcome.status == Status.CANCELLED:
+                decided.append(f"session {plan.number} cancelled ({when})")
+            elif outcome.status == Status.MOVED:
+                decided.append(f"session {plan.number} still moved, to {when}")
+            elif outcome.bank_holiday:
+                decided.append(f"session {plan.number} meets on {outcome.bank_holiday} ({when})")
+            else:
+                decided.append(f"session {plan.number} back on its planned day, {when}")
+        if decided:
+            sentence = _and(decided)
+            parts.append(sentence[0].upper() + sentence[1:] + ".")
+        return " ".join(parts)
+
 
 def decision_field(session: GroupSession) -> str:
     """The name a session's decision goes by, in forms and in ValidationErrors."""
@@ -191,7 +251,6 @@ def cohort_start_move_preview(
     choice, or are listed in `errors` when they need a new decision. Changes nothing.
     """
     today = today or timezone.localdate()
-    decisions = {str(k): v for k, v in (decisions or {}).items()}
     preview = StartMovePreview(
         cohort=cohort,
         previous_start_date=cohort.start_date,
@@ -211,27 +270,8 @@ def cohort_start_move_preview(
 
     sessions = list(cohort.sessions.order_by("number"))
     vacated = _days_decided_against(sessions)
-    for session in sessions:
-        plan = _plan(session, cohort, offset, today, vacated)
-        if plan.choices:
-            chosen = decisions.get(str(session.pk), plan.proposed)
-            field_name = decision_field(session)
-            if chosen is None:
-                preview.errors[field_name] = [
-                    f"Session {session.number} needs a new decision: {plan.note} "
-                    f"Choose {_or(plan.choices)}."
-                ]
-            elif chosen not in plan.choice_values:
-                preview.errors[field_name] = [
-                    f"Session {session.number}: “{chosen}” is not one of its choices; "
-                    f"choose {_or(plan.choices)}."
-                ]
-            else:
-                plan.chosen = chosen
-                plan.outcome = next(c.outcome for c in plan.choices if c.value == chosen)
-        preview.sessions.append(plan)
-    _find_clashes(preview)
-    return preview
+    preview.sessions = [_plan(session, cohort, offset, today, vacated) for session in sessions]
+    return preview.with_decisions(decisions)
 
 
 def _or(choices) -> str:
@@ -293,11 +333,8 @@ def _plan(session, cohort, offset, today, vacated) -> SessionPlan:
             earlier = vacated.get(same.date)
             if earlier is not None and earlier.pk != session.pk:
                 plan.proposed = CANCEL
-                plan.note += (
-                    f" Session {earlier.number} was "
-                    f"{'cancelled' if earlier.status == Status.CANCELLED else 'moved'} "
-                    "for this day."
-                )
+                verb = "cancelled for" if earlier.status == Status.CANCELLED else "moved off"
+                plan.note += f" Session {earlier.number} was {verb} this day."
             else:
                 plan.proposed = KEEP
         return plan

@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from programmes import calendar, events, services
 from programmes.models import GroupSession
@@ -130,7 +131,7 @@ def test_preview_asks_again_about_decisions_whose_bank_holiday_has_gone(cohort_2
     # The days the team decided against are proposed for cancelling whoever lands on them.
     assert (plans[17].proposed, plans[12].proposed) == ("cancel", "cancel")
     assert "Session 18 was cancelled for this day" in plans[17].note
-    assert "Session 13 was moved for this day" in plans[12].note
+    assert "Session 13 was moved off this day" in plans[12].note
     # A cancellation for a reason the new date does not touch is kept unless changed.
     assert (plans[5].proposed, plans[5].needs_decision) == ("keep", False)
     assert plans[5].outcome.date == D(2027, 2, 8)
@@ -352,3 +353,149 @@ def test_session_is_held_only_once_past_or_registered_and_never_when_cancelled(
     assert calendar.session_is_held(five, today)
     cancelled = services.session_cancel(session=six, reason="Snow")
     assert not calendar.session_is_held(cancelled, today + datetime.timedelta(weeks=1))
+
+
+# The pages ------------------------------------------------------------------------------
+
+
+def _url(cohort):
+    return reverse("programmes:cohort_move_start", args=[cohort.pk])
+
+
+def _dates_and_statuses(cohort):
+    return list(cohort.sessions.order_by("number").values_list("date", "status", "change_reason"))
+
+
+def test_clinician_previews_decides_and_confirms_a_start_move(
+    persona_client, clinician, cohort_2027
+):
+    _decided_around_bank_holidays(cohort_2027)
+    ids = {n: _session(cohort_2027, n).pk for n in (12, 13, 17, 18)}
+    before = _dates_and_statuses(cohort_2027)
+    client = persona_client(clinician)
+
+    preview = client.get(_url(cohort_2027), {"new_start_date": "2027-01-11"})
+    assert preview.status_code == 200
+    assert preview.templates[0].name == "programmes/cohort_move_start_preview.html"
+    page = preview.content.decode()
+    assert "Lands on May Day" in page and "Leaves May Day" in page
+    assert "Mon 3 May 2027, cancelled" in page
+    assert "2 need a new decision" in page
+    form = preview.context["form"]
+    # Proposals preselected; the two that need a new decision left for the clinician.
+    assert form[f"decision_{ids[17]}"].initial == "cancel"
+    assert form[f"decision_{ids[18]}"].initial is None
+    assert page.count('type="radio"') == 2 * len(preview.context["preview"].with_choices)
+    # A POST of the date alone is also only a preview.
+    assert client.post(_url(cohort_2027), {"new_start_date": "2027-01-11"}).status_code == 200
+    assert _dates_and_statuses(cohort_2027) == before
+
+    response = client.post(
+        _url(cohort_2027),
+        # What the browser sends: the preselected proposals, and the clinician's choices.
+        {name: field.initial for name, field in form.fields.items() if field.initial}
+        | {
+            "new_start_date": "2027-01-11",
+            "confirm": "yes",
+            f"decision_{ids[12]}": "cancel",
+            f"decision_{ids[13]}": "keep",
+            f"decision_{ids[17]}": "cancel",
+            f"decision_{ids[18]}": "drop",
+        },
+        follow=True,
+    )
+    assert response.redirect_chain == [(cohort_2027.get_absolute_url(), 302)], response.context[
+        "form"
+    ].errors
+    message = str(next(iter(response.context["messages"])))
+    assert message.startswith("The first session is now on Monday 11 January 2027")
+    assert "session 17 cancelled (Monday 3 May 2027)" in message
+    assert "session 18 back on its planned day, Monday 10 May 2027" in message
+    assert "Session 12 cancelled" in message
+    assert "session 13 still moved, to Tuesday 6 April 2027" in message
+    content = response.content.decode()
+    assert "Cancelled: Bank holiday: May Day" in content
+    assert "Cancelled: Bank holiday: Easter Monday" in content
+    assert _session(cohort_2027, 18).status == GroupSession.Status.SCHEDULED
+
+
+def test_confirming_without_a_needed_decision_changes_nothing(
+    persona_client, clinician, cohort_2027
+):
+    _decided_around_bank_holidays(cohort_2027)
+    before = _dates_and_statuses(cohort_2027)
+    thirteen = _session(cohort_2027, 13)
+
+    response = persona_client(clinician).post(
+        _url(cohort_2027),
+        {"new_start_date": "2027-01-11", "confirm": "yes", f"decision_{thirteen.pk}": "drop"},
+    )
+
+    assert response.status_code == 200
+    assert "Choose what happens to session 18." in response.content.decode()
+    assert _dates_and_statuses(cohort_2027) == before
+
+
+@pytest.mark.parametrize(
+    ("sent", "message"),
+    [
+        ({"new_start_date": "2027-02-30"}, "Enter a valid date."),
+        ({"new_start_date": "2027-01-04"}, "The cohort already starts on this date."),
+        ({"new_start_date": "9999-12-31"}, "within five years of today"),
+    ],
+)
+def test_bad_dates_are_form_messages(persona_client, clinician, cohort_2027, sent, message):
+    _decided_around_bank_holidays(cohort_2027)
+    before = _dates_and_statuses(cohort_2027)
+    client = persona_client(clinician)
+
+    for response in (client.get(_url(cohort_2027), sent), client.post(_url(cohort_2027), sent)):
+        assert response.status_code == 200
+        assert response.templates[0].name == "programmes/cohort_move_start.html"
+        assert message in response.content.decode()
+    assert _dates_and_statuses(cohort_2027) == before
+
+
+def test_a_choice_not_offered_is_a_form_message(persona_client, clinician, cohort_2027):
+    _decided_around_bank_holidays(cohort_2027)
+    before = _dates_and_statuses(cohort_2027)
+    eighteen = _session(cohort_2027, 18)
+
+    response = persona_client(clinician).post(
+        _url(cohort_2027),
+        {"new_start_date": "2027-01-11", "confirm": "yes", f"decision_{eighteen.pk}": "cancel"},
+    )
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Select a valid choice. cancel is not one of the available choices." in content
+    assert "Choose what happens to session 13." in content
+    assert _dates_and_statuses(cohort_2027) == before
+
+
+def test_a_clash_with_a_held_session_is_shown_on_the_calendar(
+    persona_client, clinician, cohort_2027, on_session_5
+):
+    _take_register(_session(cohort_2027, 5), clinician)
+
+    response = persona_client(clinician).get(_url(cohort_2027), {"new_start_date": "2026-12-28"})
+
+    assert response.status_code == 200
+    assert (
+        "This would put session 6 on Monday 1 February 2027, the date of session 5, which has "
+        "already been held." in response.content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"), [("other_clinician", 404), ("manager", 403), ("admin_user", 403)]
+)
+def test_only_the_services_clinicians_may_preview_or_move_the_start(
+    request, persona_client, cohort_2027, persona, status
+):
+    client = persona_client(request.getfixturevalue(persona))
+    before = _dates_and_statuses(cohort_2027)
+    assert client.get(_url(cohort_2027), {"new_start_date": "2027-01-11"}).status_code == status
+    sent = {"new_start_date": "2027-01-11", "confirm": "yes"}
+    assert client.post(_url(cohort_2027), sent).status_code == status
+    assert _dates_and_statuses(cohort_2027) == before
