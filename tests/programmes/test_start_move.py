@@ -282,6 +282,31 @@ def test_choices_that_put_two_sessions_on_one_day_are_refused(cohort_2027):
     }
 
 
+def test_a_dropped_move_can_take_the_day_its_neighbour_is_leaving(cohort_2027):
+    # Session 19 moved a fortnight on, onto cancelled session 21's Monday. A week later with
+    # the move dropped, 19 takes 20's present day and 20 takes 19's: no order of one-row
+    # updates gets there without two sessions on one day on the way.
+    twenty_one = services.session_cancel(session=_session(cohort_2027, 21), reason="Room closed")
+    nineteen = services.session_move(
+        session=_session(cohort_2027, 19), new_date=twenty_one.date, reason="Room swap"
+    )
+
+    services.cohort_start_move(
+        cohort=cohort_2027,
+        new_start_date=WEEK_LATER,
+        decisions={nineteen.pk: "drop", twenty_one.pk: "keep"},
+    )
+
+    rows = cohort_2027.sessions.filter(number__in=[19, 20, 21]).values_list(
+        "number", "date", "status"
+    )
+    assert sorted(rows) == [
+        (19, D(2027, 5, 17), "scheduled"),
+        (20, D(2027, 5, 24), "scheduled"),
+        (21, D(2027, 5, 31), "cancelled"),
+    ]
+
+
 def test_same_date_and_far_away_dates_are_refused(cohort_2027):
     for day, message in [
         (START, "already starts on this date"),
