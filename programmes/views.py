@@ -131,7 +131,7 @@ def cohort_move_start(request, pk):
         return _move_start_page(request, cohort, form)
     new_start_date = form.cleaned_data["new_start_date"]
     preview = calendar.cohort_start_move_preview(cohort=cohort, new_start_date=new_start_date)
-    if not preview.sessions:
+    if not preview.sessions and preview.errors:
         # A date no choice can make work (the same date, years away) is answered on the
         # date form; a clash is shown on the calendar, where choices may resolve it.
         add_service_errors(form, ValidationError(preview.errors))

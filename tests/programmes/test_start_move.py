@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from programmes import calendar, events, services
 from programmes.models import GroupSession
+from tests.factories import CohortFactory
 from tests.programmes.conftest import LONDON, make_cohort
 
 pytestmark = pytest.mark.django_db
@@ -522,3 +523,18 @@ def test_only_the_services_clinicians_may_preview_or_move_the_start(
     sent = {"new_start_date": "2027-01-11", "confirm": "yes"}
     assert client.post(_url(cohort_2027), sent).status_code == status
     assert _dates_and_statuses(cohort_2027) == before
+
+
+def test_a_cohort_with_no_group_sessions_moves_through_the_same_pages(
+    persona_client, clinician, service, before_it_starts
+):
+    cohort = CohortFactory(service=service, start_date=START)
+    client = persona_client(clinician)
+
+    preview = client.get(_url(cohort), {"new_start_date": "2027-01-11"})
+    assert preview.templates[0].name == "programmes/cohort_move_start_preview.html"
+    response = client.post(_url(cohort), {"new_start_date": "2027-01-11", "confirm": "yes"})
+
+    assert response.status_code == 302
+    cohort.refresh_from_db()
+    assert cohort.start_date == WEEK_LATER
