@@ -90,7 +90,12 @@ def _side(name: str) -> Side:
     side.alert = alert_model.objects.create(
         administration=side.administration, item=9, severity=alert_model.Severity.URGENT
     )
-    message = message_model.objects.create(
+    # Enrolling planned the open window's messages, the facilitators' task among them.
+    message = message_model.objects.filter(
+        enrolment=side.enrolment,
+        timepoint=side.administration.timepoint,
+        kind=message_model.Kind.ESCALATION,
+    ).first() or message_model.objects.create(
         service=service,
         participant=side.participant,
         enrolment=side.enrolment,
