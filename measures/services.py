@@ -531,7 +531,9 @@ def _escalations_send(ready) -> None:
             "Please make sure a clinician reviews it and acknowledges it with a note.\n"
         )
         if not _send(ESCALATION_SUBJECT, body, managers, f"the escalation of alert {alert.pk}"):
-            RiskAlert.objects.filter(pk=alert.pk).update(escalated_at=None)
+            with transaction.atomic():
+                RiskAlert.objects.filter(pk=alert.pk).update(escalated_at=None)
+                record_bulk_changes(entries=[(alert, {"escalated_at": ["not sent", None]})])
 
 
 def risk_alerts_follow_up(*, now: datetime.datetime | None = None) -> dict:

@@ -347,6 +347,8 @@ def test_an_escalation_that_could_not_be_sent_is_tried_again_next_run(
         services.risk_alerts_escalate()
     alert.refresh_from_db()
     assert alert.escalated_at is None
+    trail = LogEntry.objects.filter(object_pk=str(alert.pk), changes__has_key="escalated_at")
+    assert [entry.changes["escalated_at"][1] for entry in trail.order_by("pk")][-1] == "None"
     with django_capture_on_commit_callbacks(execute=True):
         assert services.risk_alerts_escalate() == 1
     assert [m.to for m in mailoutbox] == [[service_manager.email]]
