@@ -9,6 +9,7 @@ secret key and allowed hosts. DATABASE_URL switches to PostgreSQL and REDIS_URL 
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -328,6 +329,18 @@ CELERY_BEAT_SCHEDULE["accounts-retention-blank-contacts"] = {
 CELERY_BEAT_SCHEDULE["programmes-complete-finished-enrolments"] = {
     "task": "programmes.tasks.complete_finished_enrolments",
     "schedule": 24 * 60 * 60.0,
+}
+
+# Working days (weekends and bank holidays skipped) an unacknowledged risk alert waits before
+# the service's managers are told; the same daily run sends the facilitators' digest.
+RISK_ALERT_ESCALATE_URGENT_DAYS = env_int("RISK_ALERT_ESCALATE_URGENT_DAYS", 1)
+RISK_ALERT_ESCALATE_REVIEW_DAYS = env_int("RISK_ALERT_ESCALATE_REVIEW_DAYS", 5)
+for _name in ("RISK_ALERT_ESCALATE_URGENT_DAYS", "RISK_ALERT_ESCALATE_REVIEW_DAYS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be 1 or more working days.")
+CELERY_BEAT_SCHEDULE["measures-risk-alerts-follow-up"] = {
+    "task": "measures.tasks.risk_alerts_follow_up",
+    "schedule": crontab(hour=8, minute=0),
 }
 
 LOGGING = {

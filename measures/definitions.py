@@ -25,6 +25,10 @@ SEVERITIES = ("urgent", "review")
 DIRECTIONS = ("worse", "better")
 METHODS = ("sum", "sum_x2", "mean", "mean_x10", "table", "any")
 PRORATE_RULES = ("mean_of_answered",)
+# What a paper form prints beside each answer of a reversed item: the score it counts for
+# (CORE-10, CORE-OM: "4 3 2 1 0" on positively worded items) or the answer's own value, the
+# reversal left to scoring (SCS-SF prints 1-5 on every item).
+PRINTED = ("scored", "answer")
 NOT_APPLICABLE = "na"
 
 
@@ -107,6 +111,7 @@ class Band:
 class Reversal:
     items: tuple[int, ...]
     subtract_from: int
+    printed: str = "answer"
 
     @property
     def formula(self) -> str:
@@ -283,6 +288,18 @@ class Instrument:
         return not any(
             entry.path == "items" or entry.path.startswith("items.") for entry in self.unverified
         )
+
+    def printed_value(self, number: int, value: int) -> int:
+        """The number a paper form prints beside `value` on item `number`.
+
+        Answers are stored and scored as the answer's own value; a clerk copying a reversed
+        item's printed score needs it mapped back, or enters the opposite answer.
+        """
+        for scale in self.scales:
+            reversal = scale.reversed
+            if reversal and reversal.printed == "scored" and number in reversal.items:
+                return reversal.apply(number, value)
+        return value
 
     @property
     def risk_items(self) -> tuple[int, ...]:
@@ -517,7 +534,7 @@ def _parse_scale(r: _Reader, data: Any, path: str, items: Mapping[int, Item]) ->
     reversal = None
     if data["reversed"] is not None:
         rpath = f"{path}.reversed"
-        raw = r.obj(data["reversed"], rpath, ("items", "subtract_from"))
+        raw = r.obj(data["reversed"], rpath, ("items", "subtract_from", "printed"))
         reversed_items = r.item_numbers(raw["items"], f"{rpath}.items", items)
         subtract_from = r.integer(raw["subtract_from"], f"{rpath}.subtract_from")
         for number in reversed_items:
@@ -530,7 +547,11 @@ def _parse_scale(r: _Reader, data: Any, path: str, items: Mapping[int, Item]) ->
                     f"{subtract_from} - answer does not map item {number}'s options onto "
                     "themselves",
                 )
-        reversal = Reversal(items=reversed_items, subtract_from=subtract_from)
+        reversal = Reversal(
+            items=reversed_items,
+            subtract_from=subtract_from,
+            printed=r.choice(raw["printed"], f"{rpath}.printed", PRINTED),
+        )
 
     mpath = f"{path}.missing"
     raw = r.obj(data["missing"], mpath, ("max", "never", "prorate"))
@@ -843,6 +864,14 @@ def parse_instrument(raw: Any, source: str) -> Instrument:
         if any(s.key == scale.key for s in scales):
             raise r.fail(f"scales[{index}].key", f"scale {scale.key!r} appears twice")
         scales.append(scale)
+    printed: dict[int, str] = {}
+    for index, scale in enumerate(scales):
+        for number in scale.reversed.items if scale.reversed else ():
+            if printed.setdefault(number, scale.reversed.printed) != scale.reversed.printed:
+                raise r.fail(
+                    f"scales[{index}].reversed.printed",
+                    f"item {number} is printed as {printed[number]!r} in another scale",
+                )
     diagnosis = _parse_diagnosis(r, raw["diagnosis"], by_number)
     used = {number for scale in scales for number in scale.items}
     used |= set(diagnosis.needed_items if diagnosis else ())

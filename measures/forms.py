@@ -47,9 +47,15 @@ class AdministrationEntryForm(forms.Form):
                     label=label, min_value=0, max_value=9999, required=False
                 )
                 continue
+            # Each choice is labelled with the number printed on the paper form and posts the
+            # answer's own value, which is what scoring expects (it reverses items itself).
             choices = [("", "Left blank")]
             choices += [
-                (str(o.value), f"{o.value}" + (f" – {o.label}" if o.label else ""))
+                (
+                    str(o.value),
+                    f"{instrument.printed_value(item.number, o.value)}"
+                    + (f" – {o.label}" if o.label else ""),
+                )
                 for o in item.options
             ]
             if item.allows_na:

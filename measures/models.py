@@ -183,6 +183,11 @@ class RiskAlert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     acknowledgement_note = models.TextField(blank=True)
+    escalated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the service's managers were told it was still unacknowledged.",
+    )
 
     class Meta:
         ordering = ["acknowledged_at", "-raised_at"]

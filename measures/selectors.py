@@ -4,14 +4,15 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, Value, When
 from django.utils import timezone
 
 from accounts.scope import Can, scoped
 from measures import catalogue
 from measures.change import classify
-from measures.definitions import get_instrument
-from measures.models import Administration, ParticipantLink, RiskAlert
+from measures.definitions import NOT_APPLICABLE, Instrument, get_instrument
+from measures.models import Administration, ParticipantLink, Response, RiskAlert
+from programmes.models import GroupSession
 
 Status = Administration.Status
 ALERT_SCOPE = "administration__enrolment__cohort__service"
@@ -55,7 +56,79 @@ def open_alerts_for(user):
             "administration__enrolment__participant",
             "administration__enrolment__cohort",
         )
-        .order_by("severity", "raised_at")
+        .order_by(*urgent_first())
+    )
+
+
+def urgent_first() -> tuple:
+    """Urgent before review (their codes sort the other way round), then the oldest first."""
+    return (
+        Case(When(severity=RiskAlert.Severity.URGENT, then=Value(0)), default=Value(1)),
+        "raised_at",
+        "id",
+    )
+
+
+@dataclass
+class AlertDetail:
+    """What a clinician needs to act on an alert, worked out in at most four queries."""
+
+    instrument: Instrument
+    item_text: str | None
+    item_scales: str
+    answer: str
+    answer_given: bool
+    source: str
+    completed_on: datetime.date | None
+    entered_on: datetime.date
+    entered_later: bool
+    next_session: GroupSession | None
+    facilitators: list
+
+
+def alert_detail(alert: RiskAlert, *, today: datetime.date | None = None) -> AlertDetail:
+    """The item as the participant saw it (wording only where the service may show it)."""
+    today = today or timezone.localdate()
+    adm = alert.administration
+    cohort = adm.enrolment.cohort
+    code = adm.instrument_code
+    wording = catalogue.wordings_for(cohort.service_id, [code]).get(code)
+    instrument = catalogue.instrument_for(code, wording)
+    item = instrument.item(alert.item)
+    response = Response.objects.filter(administration=adm).first()
+    value = (response.answers if response else {}).get(str(alert.item))
+    if value is None:
+        answer = "Left unanswered"
+    elif value == NOT_APPLICABLE:
+        answer = "Not applicable"
+    else:
+        label = next((o.label for o in item.options if o.value == value), None)
+        answer = f"{value}" + (f" – {label}" if label else "")
+    scales = [s.label for s in instrument.scales if alert.item in s.items]
+    item_scales = f"{', '.join(scales) or 'no'} scale{'s' if len(scales) > 1 else ''}"
+    if not item.count:
+        item_scales += f"; answers {item.min_value} to {item.max_value}"
+    completed_on = timezone.localdate(adm.completed_at) if adm.completed_at else None
+    entered_on = timezone.localdate(alert.raised_at)
+    next_session = (
+        GroupSession.objects.filter(cohort=cohort)
+        .exclude(status=GroupSession.Status.CANCELLED)
+        .filter(Q(date__gt=today) | Q(date=today, register_taken_at__isnull=True))
+        .order_by("date", "number")
+        .first()
+    )
+    return AlertDetail(
+        instrument=instrument,
+        item_text=item.text,
+        item_scales=item_scales,
+        answer=answer,
+        answer_given=value is not None,
+        source=adm.get_source_display() if adm.source else "",
+        completed_on=completed_on,
+        entered_on=entered_on,
+        entered_later=completed_on is not None and completed_on != entered_on,
+        next_session=next_session,
+        facilitators=list(cohort.facilitators.order_by("last_name", "first_name")),
     )
 
 
@@ -219,5 +292,5 @@ def cohort_open_alerts(cohort) -> list[RiskAlert]:
             administration__enrolment__cohort=cohort, acknowledged_at__isnull=True
         )
         .select_related("administration__timepoint", "administration__enrolment__participant")
-        .order_by("severity", "raised_at")
+        .order_by(*urgent_first())
     )

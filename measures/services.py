@@ -8,8 +8,10 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.audit import record_bulk_changes
 from accounts.models import Membership
@@ -25,6 +27,7 @@ from measures.models import (
 )
 from measures.scoring import ScoreResult, score
 from programmes.models import Enrolment
+from programmes.services import bank_holiday_name
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,9 @@ Status = Administration.Status
 NOT_STARTED = (Status.SCHEDULED, Status.OPEN)
 ANSWERABLE = (Status.OPEN, Status.IN_PROGRESS)
 ALERT_SUBJECT = "A questionnaire answer needs review in Safeground"
+URGENT_ALERT_SUBJECT = "Urgent: a questionnaire answer needs same-day review in Safeground"
+DIGEST_SUBJECT = "Open risk alerts in Safeground: daily summary"
+ESCALATION_SUBJECT = "A risk alert has not been acknowledged in Safeground"
 
 
 class AdministrationClosed(Exception):
@@ -366,6 +372,33 @@ def _alert_recipients(cohort) -> list[str]:
     )
 
 
+def _severity_in_words(severity: str) -> str:
+    if severity == RiskAlert.Severity.URGENT:
+        return "Urgent: review it today (same-day review)."
+    return "Review: look at it soon; it is not marked for same-day review."
+
+
+def _site_url(name: str, *args) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse(name, args=args)
+
+
+def _how_to_open(url: str) -> str:
+    return (
+        "To open it, sign in to Safeground and choose Risk alerts in the menu, "
+        f"or go to {url} (you will be asked to sign in first)."
+    )
+
+
+def _send(subject: str, body: str, recipients: list[str], what: str) -> bool:
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception:
+        # The alert stays open on the alert list whatever happens to the e-mail.
+        logger.exception("Could not e-mail %s", what)
+        return False
+    return True
+
+
 def risk_alerts_notify(*, alert_ids: list[int]) -> None:
     """E-mail the cohort's facilitators. The message names nobody: only a link to the alert."""
     alerts = RiskAlert.objects.filter(pk__in=alert_ids).select_related(
@@ -376,19 +409,18 @@ def risk_alerts_notify(*, alert_ids: list[int]) -> None:
         if not recipients:
             logger.error("Risk alert %s has no one to notify", alert.pk)
             continue
-        url = settings.SITE_URL.rstrip("/") + reverse("measures:alert_detail", args=[alert.pk])
+        urgent = alert.severity == RiskAlert.Severity.URGENT
+        subject = URGENT_ALERT_SUBJECT if urgent else ALERT_SUBJECT
+        days = escalation_working_days(alert.severity)
         body = (
-            "A questionnaire answer needs review in Safeground.\n\n"
-            f"Severity: {alert.get_severity_display()}\n"
-            f"Questionnaire code: {alert.administration.instrument_code}\n\n"
-            f"Open the alert after signing in: {url}\n\n"
-            "Acknowledge it with a note once it has been reviewed.\n"
+            "A questionnaire answer has raised a risk alert in Safeground.\n\n"
+            f"How urgent: {_severity_in_words(alert.severity)}\n\n"
+            f"{_how_to_open(_site_url('measures:alert_detail', alert.pk))}\n\n"
+            "Acknowledge it with a note once it has been reviewed. Until then it is repeated "
+            "in a daily summary, and after "
+            f"{days} working day{'s' if days != 1 else ''} the service's manager is told.\n"
         )
-        try:
-            send_mail(ALERT_SUBJECT, body, settings.DEFAULT_FROM_EMAIL, recipients)
-        except Exception:
-            # The alert stays open on the alert list whatever happens to the e-mail.
-            logger.exception("Could not e-mail risk alert %s", alert.pk)
+        _send(subject, body, recipients, f"risk alert {alert.pk}")
 
 
 @transaction.atomic
@@ -400,6 +432,139 @@ def risk_alert_acknowledge(*, alert: RiskAlert, user, note: str) -> RiskAlert:
         alert.acknowledgement_note = note.strip()
         alert.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
     return alert
+
+
+def escalation_working_days(severity: str) -> int:
+    if severity == RiskAlert.Severity.URGENT:
+        return settings.RISK_ALERT_ESCALATE_URGENT_DAYS
+    return settings.RISK_ALERT_ESCALATE_REVIEW_DAYS
+
+
+def _is_working_day(day: datetime.date) -> bool:
+    return day.weekday() < 5 and not bank_holiday_name(day)
+
+
+def working_days_after(day: datetime.date, count: int) -> datetime.date:
+    """The date `count` working days after `day`: weekends and bank holidays do not count."""
+    while count > 0:
+        day += datetime.timedelta(days=1)
+        if _is_working_day(day):
+            count -= 1
+    return day
+
+
+def _latest_raised_day_due(today: datetime.date, count: int) -> datetime.date:
+    """The latest day an alert could be raised and be `count` working days old by today."""
+    day = today
+    while working_days_after(day, count) > today:
+        day -= datetime.timedelta(days=1)
+    return day
+
+
+def _start_of(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _service_managers(service_id: int) -> list[str]:
+    return list(
+        Membership.objects.filter(
+            service_id=service_id, role=Membership.Role.MANAGER, user__is_active=True
+        )
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+
+
+def risk_alerts_digest() -> int:
+    """E-mail each facilitator how many of their cohorts' alerts are still open; no detail.
+
+    Returns the number of e-mails sent. One e-mail per person, however many cohorts.
+    """
+    open_alerts = RiskAlert.objects.filter(acknowledged_at__isnull=True).select_related(
+        "administration__enrolment__cohort"
+    )
+    counts: dict[str, dict[str, int]] = {}
+    recipients_by_cohort: dict[int, list[str]] = {}
+    for alert in open_alerts:
+        cohort = alert.administration.enrolment.cohort
+        if cohort.pk not in recipients_by_cohort:
+            recipients_by_cohort[cohort.pk] = _alert_recipients(cohort)
+        for email in recipients_by_cohort[cohort.pk]:
+            tally = counts.setdefault(email, {"urgent": 0, "review": 0})
+            tally[alert.severity] += 1
+    url = _site_url("measures:alert_list")
+    sent = 0
+    for email, tally in counts.items():
+        total = tally["urgent"] + tally["review"]
+        body = (
+            f"{total} risk alert{'s are' if total != 1 else ' is'} still open in Safeground "
+            "for your groups, not yet acknowledged:\n\n"
+            f"Urgent (same-day review): {tally['urgent']}\n"
+            f"Review: {tally['review']}\n\n"
+            f"{_how_to_open(url)}\n\n"
+            "Acknowledge each one with a note once it has been reviewed.\n"
+        )
+        sent += _send(DIGEST_SUBJECT, body, [email], "the risk alert digest")
+    return sent
+
+
+def risk_alerts_escalate(*, now: datetime.datetime | None = None) -> int:
+    """Tell the service's managers about alerts still open past their working-day limit.
+
+    Each alert is escalated once: the claim and its escalated_at commit together, and an
+    e-mail that could not be sent gives the claim back for the next run. Returns how many
+    alerts were escalated.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        due = Q()
+        for severity in RiskAlert.Severity.values:
+            raised_by = _latest_raised_day_due(today, escalation_working_days(severity))
+            due |= Q(severity=severity, raised_at__lt=_start_of(raised_by + datetime.timedelta(1)))
+        # Two overlapping runs (a beat tick and the management command) must not both e-mail
+        # the managers: each claims only rows no other run holds, and escalated_at is set
+        # before the transaction that claimed it commits.
+        claimed = list(
+            RiskAlert.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(due, acknowledged_at__isnull=True, escalated_at__isnull=True)
+            .select_related("administration__enrolment__cohort")
+        )
+        ready = []
+        for alert in claimed:
+            managers = _service_managers(alert.administration.enrolment.cohort.service_id)
+            if not managers:
+                logger.error("Risk alert %s has no service manager to escalate to", alert.pk)
+                continue
+            ready.append((alert, managers))
+        RiskAlert.objects.filter(pk__in=[alert.pk for alert, _ in ready]).update(escalated_at=now)
+        record_bulk_changes(entries=[(a, {"escalated_at": [None, now]}) for a, _ in ready])
+        transaction.on_commit(lambda: _escalations_send(ready))
+    return len(ready)
+
+
+def _escalations_send(ready) -> None:
+    for alert, managers in ready:
+        days = escalation_working_days(alert.severity)
+        raised = timezone.localtime(alert.raised_at)
+        body = (
+            "A risk alert raised by a questionnaire answer has not been acknowledged within "
+            f"{days} working day{'s' if days != 1 else ''}.\n\n"
+            f"How urgent: {_severity_in_words(alert.severity)}\n"
+            f"Raised: {date_format(raised, 'l j F Y, H:i')}\n\n"
+            f"{_how_to_open(_site_url('measures:alert_detail', alert.pk))}\n\n"
+            "Please make sure a clinician reviews it and acknowledges it with a note.\n"
+        )
+        if not _send(ESCALATION_SUBJECT, body, managers, f"the escalation of alert {alert.pk}"):
+            with transaction.atomic():
+                RiskAlert.objects.filter(pk=alert.pk).update(escalated_at=None)
+                record_bulk_changes(entries=[(alert, {"escalated_at": ["not sent", None]})])
+
+
+def risk_alerts_follow_up(*, now: datetime.datetime | None = None) -> dict:
+    """The daily run: the facilitators' digest, then escalation of overdue alerts."""
+    now = now or timezone.now()
+    return {"digests": risk_alerts_digest(), "escalated": risk_alerts_escalate(now=now)}
 
 
 # --------------------------------------------------------------------------- wording

@@ -39,6 +39,8 @@ def alert_list(request):
     if not service_ids(request.user, Can.VIEW_CLINICAL):
         raise PermissionDenied
     alerts = list(selectors.open_alerts_for(request.user))
+    for alert in alerts:
+        alert.instrument_name = get_instrument(alert.administration.instrument_code).name
     return render(request, "measures/alert_list.html", {"alerts": alerts})
 
 
@@ -57,12 +59,9 @@ def _alert(request, pk, can):
     )
 
 
-@login_required
-def alert_detail(request, pk):
-    alert = _alert(request, pk, Can.VIEW_CLINICAL)
+def _alert_page(request, alert, form, can_acknowledge):
     participant = alert.administration.enrolment.participant
     record_view(participant)
-    service_id = alert.administration.enrolment.cohort.service_id
     return render(
         request,
         "measures/alert_detail.html",
@@ -70,11 +69,19 @@ def alert_detail(request, pk):
             "alert": alert,
             "participant": participant,
             "participant_url": _participant_url(participant),
-            "instrument": get_instrument(alert.administration.instrument_code),
-            "form": AcknowledgeForm(),
-            "can_acknowledge": user_can(request.user, Can.CHANGE_CLINICAL, service_id),
+            "detail": selectors.alert_detail(alert),
+            "form": form,
+            "can_acknowledge": can_acknowledge,
         },
     )
+
+
+@login_required
+def alert_detail(request, pk):
+    alert = _alert(request, pk, Can.VIEW_CLINICAL)
+    service_id = alert.administration.enrolment.cohort.service_id
+    can_acknowledge = user_can(request.user, Can.CHANGE_CLINICAL, service_id)
+    return _alert_page(request, alert, AcknowledgeForm(), can_acknowledge)
 
 
 @login_required
@@ -83,19 +90,7 @@ def alert_acknowledge(request, pk):
     alert = _alert(request, pk, Can.CHANGE_CLINICAL)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
-        participant = alert.administration.enrolment.participant
-        return render(
-            request,
-            "measures/alert_detail.html",
-            {
-                "alert": alert,
-                "participant": participant,
-                "participant_url": _participant_url(participant),
-                "instrument": get_instrument(alert.administration.instrument_code),
-                "form": form,
-                "can_acknowledge": True,
-            },
-        )
+        return _alert_page(request, alert, form, can_acknowledge=True)
     services.risk_alert_acknowledge(alert=alert, user=request.user, note=form.cleaned_data["note"])
     messages.success(request, "The alert is acknowledged.")
     return redirect("measures:alert_list")

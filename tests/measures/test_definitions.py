@@ -609,6 +609,8 @@ BROKEN = [
     ("wsas", ["option_sets", "impairment", 0, "label"], "None", "must be null"),
     ("core10", ["scales", 0, "reversed", "subtract_from"], 5, "reversed.subtract_from"),
     ("core10", ["scales", 0, "reversed", "items"], [2, 33], "reversed.items: item 33"),
+    ("core10", ["scales", 0, "reversed", "printed"], "both", "reversed.printed: must be one"),
+    ("coreom", ["scales", 1, "reversed", "printed"], "answer", "item 3 is printed as 'scored'"),
     ("swemwbs", ["scales", 1, "table", "36"], 36.0, "scales[1].table: must have exactly one"),
     ("itq", ["diagnosis", "outcomes", 0, "groups", 0], [1, 19], "groups[0]: item 19"),
     ("itq", ["diagnosis", "endorsed_at"], 7, "diagnosis.endorsed_at: is not an answer"),

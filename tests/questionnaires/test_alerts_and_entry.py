@@ -40,9 +40,11 @@ def test_phq9_item_9_raises_an_urgent_alert_emailed_without_identifying_detail(
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
     assert mail.to == [clinician.email]
-    assert mail.subject == "A questionnaire answer needs review in Safeground"
+    assert mail.subject == "Urgent: a questionnaire answer needs same-day review in Safeground"
     text = mail.subject + mail.body
     assert reverse("measures:alert_detail", args=[alert.pk]) in mail.body
+    assert "How urgent: Urgent: review it today (same-day review)." in mail.body
+    assert "sign in to Safeground and choose Risk alerts" in mail.body
     for detail in (
         participant.given_name,
         participant.family_name,
@@ -50,6 +52,8 @@ def test_phq9_item_9_raises_an_urgent_alert_emailed_without_identifying_detail(
         participant.email,
         participant.enrolments.get().cohort.name,
         "PHQ-9",
+        "phq9",
+        "Questionnaire code",
     ):
         assert detail not in text
 

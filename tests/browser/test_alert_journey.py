@@ -1,0 +1,96 @@
+"""A clinician opens an urgent alert from a paper form, sees what was answered, when and how,
+and who to ring, then acknowledges it with a note."""
+
+import datetime
+import re
+
+import pytest
+from django.utils import timezone
+
+from accounts.demo_mfa import ensure_totp
+from accounts.models import Membership
+from measures import services
+from measures.models import Administration, RiskAlert
+from programmes.services import cohort_create
+from tests.browser.helpers import sign_in_with_mfa
+from tests.factories import (
+    EnrolmentFactory,
+    MembershipFactory,
+    ParticipantFactory,
+    ServiceFactory,
+    default_programme,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_clinician_opens_an_urgent_alert_and_acknowledges_it_with_a_note(
+    live_server, new_page, journey
+):
+    service = ServiceFactory(name="Riverside Team")
+    clinician = MembershipFactory(
+        service=service,
+        role=Membership.Role.CLINICIAN,
+        user__username="a.clinician",
+        user__first_name="Jo",
+        user__last_name="Clinician",
+    ).user
+    secret = ensure_totp(clinician)
+    today = timezone.localdate()
+    start = today - datetime.timedelta(days=7)
+    cohort = cohort_create(
+        service=service,
+        programme=default_programme(),
+        name="Thursday group",
+        start_date=start,
+        start_time=datetime.time(10, 0),
+        venue="Room 2",
+        capacity=10,
+        facilitators=[clinician],
+    )
+    person = ParticipantFactory(
+        service=service, given_name="Dee", family_name="Dawson", mobile="+447700900456"
+    )
+    enrolment = EnrolmentFactory(cohort=cohort, participant=person, enrolled_on=start)
+    services.administrations_lay_out(enrolment=enrolment)
+    adm = Administration.objects.get(
+        enrolment=enrolment, timepoint__key="baseline", instrument_code="core10"
+    )
+    completed = start - datetime.timedelta(days=3)
+    services.administration_enter(
+        administration=adm,
+        answers=dict.fromkeys(range(1, 11), 1) | {6: 3},
+        entered_by=clinician,
+        completed_at=timezone.make_aware(datetime.datetime.combine(completed, datetime.time(12))),
+    )
+    alert = RiskAlert.objects.get()
+    url = live_server.url
+
+    trip = journey("alert")
+    page = new_page()
+    sign_in_with_mfa(page, url, "a.clinician", secret, trip.screenshot)
+    page.get_by_role("link", name="Risk alerts").first.click()
+    page.wait_for_url(re.compile(r"/alerts/$"))
+    trip.step(page, "alert-list")
+    page.get_by_role("link", name=re.compile(rf"Open alert {alert.pk}")).click()
+    page.wait_for_url(re.compile(rf"/alerts/{alert.pk}/$"))
+    trip.step(page, "alert-detail")
+    assert page.get_by_role("heading", name="Risk alert: urgent, same-day review").is_visible()
+    assert "I made plans to end my life" in page.locator("#alert-item").inner_text()
+    assert page.locator("#alert-answer-given").inner_text() == "3 – Often"
+    when = page.locator("#alert-when").inner_text()
+    assert f"Paper, entered by staff, completed on {completed:%-d %B %Y}." in when
+    assert "07700 900456" in page.locator("#alert-contact").inner_text()
+    assert "Jo Clinician" in page.locator("#alert-facilitators").inner_text()
+
+    page.get_by_label("Note").fill("Rang Dee at 14:10; safety plan reviewed, GP told.")
+    trip.step(page, "alert-note")
+    page.get_by_role("button", name="Acknowledge the alert").click()
+    page.wait_for_url(re.compile(r"/alerts/$"))
+    trip.step(page, "alert-acknowledged")
+    assert page.get_by_text("The alert is acknowledged.").is_visible()
+    assert page.locator("#no-alerts").is_visible()
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == clinician
+    assert alert.acknowledgement_note.startswith("Rang Dee")
+    trip.finish()
