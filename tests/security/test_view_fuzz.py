@@ -81,6 +81,7 @@ EXTREME_VALUES = {
     "huge": "9" * 30,
     "huge-negative": "-" + "9" * 30,
     "nul": "\x00",
+    "c0-controls": "Canary" + "".join(chr(c) for c in range(32)) + "zzyzx",
     "very-long": "x" * 100_000,
 }
 KNOWN_FAILING_VALUES = {"huge", "huge-negative"}
