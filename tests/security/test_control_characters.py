@@ -16,7 +16,7 @@ from django.urls import reverse
 from config.control_characters import ControlCharacterMiddleware
 from tests.security.matrix_table import TABLE
 from tests.security.matrix_world import NOW, OBJECTS
-from tests.security.test_view_fuzz import PERSONA_FOR, field_names
+from tests.security.test_view_fuzz import field_names, own_page
 
 C0_BUT_WHITESPACE = "".join(chr(c) for c in range(32) if chr(c) not in "\t\n\r")
 CONTROLS = {
@@ -83,12 +83,7 @@ def test_nul_in_the_participant_search_is_an_ordinary_search(clinician_client):
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", STAFF_GET_URLS)
 def test_every_staff_page_answers_controls_in_every_query_parameter(world, name):
-    rule = TABLE[name]
-    kwargs = dict(rule.kwargs)
-    if rule.obj:
-        kwargs.update(OBJECTS[rule.obj](world, "own"))
-    url = reverse(name, kwargs=kwargs or None)
-    client = world.clients[PERSONA_FOR.get(rule.need, "clinician")]
+    url, client = own_page(world, name)
     with time_machine.travel(NOW, tick=True):
         html = client.get(url).content.decode(errors="replace")
         names = {*field_names(html), *re.findall(r"[?&;]([a-z_]+)=", html), "q", "page", "view"}
