@@ -1,4 +1,4 @@
-"""NUL and the other C0 control characters, in query parameters and form fields.
+"""NUL and the other C0 control characters, in query parameters, form fields and cookies.
 
 PostgreSQL refuses NUL in text, so a NUL that reached a query was a server error (the
 participant search was one). config.control_characters.ControlCharacterMiddleware removes them from
@@ -72,6 +72,27 @@ def test_cleaned_query_dicts_stay_immutable_like_djangos():
     seen = _through_middleware(RequestFactory().get("/", {"q": "\x00"}))
     with pytest.raises(AttributeError):
         seen["GET"]["q"] = "changed"
+
+
+def test_controls_are_removed_from_cookies():
+    request = RequestFactory().get("/")
+    request.COOKIES = {"sessionid": "abcdefgh\x00ijk", "csrftoken": "plain"}
+    seen = {}
+
+    def view(request):
+        seen.update(request.COOKIES)
+
+    ControlCharacterMiddleware(view)(request)
+    assert seen == {"sessionid": "abcdefghijk", "csrftoken": "plain"}
+
+
+@pytest.mark.django_db
+def test_a_nul_in_the_session_cookie_is_a_new_session_not_a_server_error(client):
+    # A quoted cookie value may spell NUL as an octal escape, and Django decodes it.
+    client.cookies.load('sessionid="aaaaaaaaaaaa\\000bbbb"')
+    assert "\x00" in client.cookies["sessionid"].value
+    response = client.get(reverse("account_login"))
+    assert response.status_code == 200
 
 
 @pytest.mark.django_db

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -24,11 +25,11 @@ from tests.factories import ParticipantFactory
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _database_url() -> str | None:
-    if connection.vendor != "postgresql":
-        return None  # the test database is in memory: gunicorn gets an empty one of its own
+def _database_url() -> str:
+    """The test database, for the gunicorn process."""
     s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    auth = quote(s["USER"]) + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @pytest.fixture
@@ -38,8 +39,9 @@ def gunicorn(transactional_db, tmp_path):
         "SAFEGROUND_DATA_DIR": str(tmp_path / "data"),
         "SAFEGROUND_BIND": "127.0.0.1:0",
     }
-    if _database_url():
-        env["DATABASE_URL"] = _database_url()
+    if connection.vendor != "postgresql":
+        pytest.skip("gunicorn shares the test database only on PostgreSQL: set DATABASE_URL")
+    env["DATABASE_URL"] = _database_url()
     access_log = tmp_path / "access.log"
     error_log = tmp_path / "error.log"
     process = subprocess.Popen(
