@@ -44,7 +44,7 @@ FILE_MESSAGE_BACKENDS = {
 
 @register(Tags.security)
 def production_message_backends(app_configs, **kwargs):
-    """Not a deploy-only check, so migrate and every other command refuse as well."""
+    """Not a deploy-only check: migrate and every command that runs the checks refuse too."""
     if not settings.PRODUCTION or settings.ALLOW_FILE_MESSAGE_BACKENDS_IN_PRODUCTION:
         return []
     chosen = {
