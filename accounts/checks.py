@@ -33,6 +33,40 @@ def production_shape(app_configs, **kwargs):
     return problems
 
 
+# Backends that keep messages on this machine instead of delivering them: in production a
+# text or e-mail written to a file is a participant's number or address and live link on
+# disk, and a message nobody receives.
+FILE_MESSAGE_BACKENDS = {
+    "EMAIL_BACKEND": ("filebased.EmailBackend", "console.EmailBackend"),
+    "SMS_BACKEND": ("FileSmsBackend", "FakeSmsBackend"),
+}
+
+
+@register(Tags.security)
+def production_message_backends(app_configs, **kwargs):
+    """Not a deploy-only check: migrate and every command that runs the checks refuse too."""
+    if not settings.PRODUCTION or settings.ALLOW_FILE_MESSAGE_BACKENDS_IN_PRODUCTION:
+        return []
+    chosen = {
+        "EMAIL_BACKEND": settings.MAILERS["default"]["BACKEND"],
+        "SMS_BACKEND": settings.SMS_BACKEND,
+    }
+    return [
+        Error(
+            f"{name} is {chosen[name]}, which writes messages to files or the console "
+            "instead of sending them.",
+            hint=(
+                "Configure a real provider (EMAIL_BACKEND with EMAIL_HOST; NOTIFY_API_KEY "
+                "and NOTIFY_SMS_TEMPLATE_ID, or SMS_BACKEND), or set "
+                "ALLOW_FILE_MESSAGE_BACKENDS_IN_PRODUCTION=true for a deliberate exception."
+            ),
+            id="safeground.E003",
+        )
+        for name, suffixes in FILE_MESSAGE_BACKENDS.items()
+        if chosen[name].endswith(suffixes)
+    ]
+
+
 @register(Tags.security)
 def csrf_middleware_installed(app_configs, **kwargs):
     """Django's own check (security.W003) knows only the exact class path; settings silence it

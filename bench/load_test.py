@@ -373,6 +373,8 @@ def main(argv=None) -> int:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
+        # Simulated participants' messages stay in files: a load test sends nothing.
+        "ALLOW_FILE_MESSAGE_BACKENDS_IN_PRODUCTION": "true",
         "DATABASE_URL": f"postgres://root@127.0.0.1:5432/{DB_NAME}",
         "REDIS_URL": REDIS_URL,
         "SAFEGROUND_DATA_DIR": str(tmp / "data"),

@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 _MISSING = object()
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def env_str(name: str, default=_MISSING) -> str:
@@ -23,10 +23,16 @@ def env_str(name: str, default=_MISSING) -> str:
 
 
 def env_bool(name: str, default: bool) -> bool:
+    """Unset means `default`; set but empty is refused, since `SECURE_SSL_REDIRECT=` reads
+    as a switch turned off by mistake as easily as one turned off on purpose."""
     value = os.environ.get(name)
     if value is None:
         return default
     lowered = value.strip().lower()
+    if not lowered:
+        raise ImproperlyConfigured(
+            f"{name} is set but empty: set it to true or false, or unset it for the default."
+        )
     if lowered in _TRUE:
         return True
     if lowered in _FALSE:

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before the session middleware, which reads its key from a cookie.
+    "config.control_characters.ControlCharacterMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -172,6 +174,8 @@ ACCOUNT_ADAPTER = "accounts.adapter.StaffAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
+# A password reset for an address no account has sends nothing: no mail to whoever typed it.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PREVENT_ENUMERATION = True
@@ -305,6 +309,11 @@ SMS_BACKEND = env_str(
     "reminders.channels.sms.NotifySmsBackend"
     if NOTIFY_API_KEY and NOTIFY_SMS_TEMPLATE_ID
     else "reminders.channels.sms.FileSmsBackend",
+)
+# Production refuses the file backends above (accounts.checks, safeground.E003) unless this
+# says the exception is deliberate.
+ALLOW_FILE_MESSAGE_BACKENDS_IN_PRODUCTION = env_bool(
+    "ALLOW_FILE_MESSAGE_BACKENDS_IN_PRODUCTION", False
 )
 # Calls to a provider before a message is marked failed and shown to staff.
 REMINDERS_MAX_ATTEMPTS = env_int("REMINDERS_MAX_ATTEMPTS", 5)

@@ -34,6 +34,11 @@ HOSTILE = [
     "../../../../etc/passwd",
     "\x00",
     "abc\x00def",
+    # Every other C0 control, alone, inside text and as a terminal escape sequence.
+    "".join(chr(c) for c in range(1, 32)),
+    "Canary\x07zzyzx\x08\x0b\x0c\x1f",
+    "\x1b[2J\x1b[31mred\x1b[0m",
+    "line one\r\nline two\ttabbed\x00",
     "\u202egnp.exe",
     "𝕮𝖆𝖓𝖆𝖗𝖞 \U0001f600 ﷽ Zalgơ̶̢",
     "x" * 100_000,

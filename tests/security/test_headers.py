@@ -108,6 +108,9 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://cache.example.nhs.uk:6379/0",
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
     "EMAIL_HOST": "smtp.example.nhs.uk",
+    # Texts through GOV.UK Notify: production refuses the file backend (safeground.E003).
+    "NOTIFY_API_KEY": "production-shaped-notify-key-for-a-settings-test-only",
+    "NOTIFY_SMS_TEMPLATE_ID": "00000000-0000-4000-8000-000000000000",
 }
 
 
