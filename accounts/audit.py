@@ -184,9 +184,7 @@ CLINICAL_VALUES: dict[str, ClinicalValues] = {
         service=_ADMINISTRATION,
         shown=frozenset({"administration", "raised_at", "acknowledged_at", "acknowledged_by"}),
     ),
-    "accounts.subjectaccessrequest": ClinicalValues(
-        service="service", hidden=frozenset({"note"})
-    ),
+    "accounts.subjectaccessrequest": ClinicalValues(service="service", hidden=frozenset({"note"})),
 }
 
 

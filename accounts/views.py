@@ -162,7 +162,7 @@ def sar_detail(request, pk):
     data = None
     if may_review and participant is not None:
         data = export(participant)
-        record_view(participant)
+        record_view(participant, where="Viewed in a subject access review")
     return render(
         request,
         "accounts/sar_detail.html",
@@ -204,7 +204,7 @@ def sar_download(request, pk, fmt):
     if sar.status != SubjectAccessRequest.Status.RELEASED or participant is None:
         raise Http404
     data = export(participant)
-    record_view(participant)
+    record_view(participant, where="Exported in a subject access download")
     if fmt == "json":
         body = json.dumps(data, indent=2, ensure_ascii=False)
         response = HttpResponse(body, content_type="application/json; charset=utf-8")

@@ -123,7 +123,10 @@ def make_history(service, clinician, n=0):
             submitted_at=now,
         )
         Score.objects.create(
-            administration=administration, scale="total", value=23, band="severe",
+            administration=administration,
+            scale="total",
+            value=23,
+            band="severe",
             instrument_version="1",
         )
         alert = RiskAlert.objects.create(administration=administration, item=9, severity="urgent")
@@ -265,9 +268,7 @@ def test_reading_the_trail_changes_no_stored_entry(persona_client, admin_user, h
     assert stored.changes["acknowledgement_note"][1] == NOTES["acknowledgement note"]
 
 
-def test_the_page_never_prints_an_entrys_own_description(
-    persona_client, admin_user, history
-):
+def test_the_page_never_prints_an_entrys_own_description(persona_client, admin_user, history):
     """A score's description is its scale and value: the page names records by kind and
     number instead."""
     participant, _ = history
@@ -279,7 +280,6 @@ def test_the_page_never_prints_an_entrys_own_description(
 def test_the_trail_costs_the_same_queries_whatever_its_length(
     persona_client, request, persona, service, clinician, history
 ):
-    participant, _ = history
     client = persona_client(request.getfixturevalue(persona))
     client.get(URL)
     with CaptureQueriesContext(connection) as small:

@@ -77,9 +77,7 @@ def test_staff_of_no_service_are_refused(persona_client):
     assert persona_client(UserFactory()).get(URL).status_code == 403
 
 
-def test_a_clinician_cannot_filter_another_services_participant(
-    persona_client, clinician, history
-):
+def test_a_clinician_cannot_filter_another_services_participant(persona_client, clinician, history):
     _, _, theirs = history
     response = persona_client(clinician).get(URL, {"participant": theirs.pk})
     assert "participant" in response.context["form"].errors
