@@ -188,5 +188,24 @@ CLINICAL_VALUES: dict[str, ClinicalValues] = {
 }
 
 
+# Every other audited model, with why its values are for any role that reads the trail. A
+# model registered with auditlog must be in one of the two (tests/security/test_audit_by_role).
+NO_CLINICAL_VALUES: dict[str, str] = {
+    "accounts.user": "staff accounts, which administrators manage",
+    "accounts.service": "the team's own name and phone number",
+    "accounts.membership": "staff roles, which administrators manage",
+    "programmes.programme": "protocol templates",
+    "programmes.phase": "protocol templates",
+    "programmes.curriculumweek": "protocol templates",
+    "programmes.cohort": "a group's name, place and times; facilitators are staff",
+    "measures.timepoint": "protocol templates",
+    "measures.instrumentwording": "licensed questionnaire wording",
+    "measures.participantlink": "dates a link was made, used and revoked; the hash is not kept",
+    "reminders.reminderpolicy": "when messages go",
+    "reminders.messagetemplate": "message wording, which never names anyone",
+    "reminders.escalation": "record numbers and dates only",
+}
+
+
 def clinical_values_of(content_type: ContentType) -> ClinicalValues | None:
     return CLINICAL_VALUES.get(f"{content_type.app_label}.{content_type.model}")
