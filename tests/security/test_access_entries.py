@@ -10,8 +10,9 @@ from auditlog.models import LogEntry
 from django.urls import reverse
 
 from dashboards.cache import cache
-from programmes.models import GroupSession
-from tests.dashboards.builders import enrol, make_cohort, mark
+from measures.models import RiskAlert
+from programmes.models import Enrolment, GroupSession
+from tests.dashboards.builders import enrol, make_cohort, mark, score
 
 pytestmark = pytest.mark.django_db
 TODAY = datetime.datetime(2024, 3, 4, 12, 0, tzinfo=datetime.UTC)
@@ -90,6 +91,9 @@ PAGES = {
         11,
     ),
 }
+# Session and user (2), memberships, the alerts with their people, the access entries (one
+# insert), and the session save inside its savepoint (3).
+ALERT_LIST_QUERIES = 8
 
 
 def access_entries_since(last_pk):
@@ -127,6 +131,27 @@ def test_each_participant_shown_gets_an_access_entry_in_one_insert(
     assert all(e.actor == clinician for e in entries)
     inserts = [q for q in captured.captured_queries if q["sql"].startswith("INSERT")]
     assert len([q for q in inserts if "auditlog_logentry" in q["sql"]]) == 1
+
+
+@time_machine.travel(TODAY, tick=False)
+@pytest.mark.parametrize("people", [5, 15])
+def test_the_risk_alert_list_records_each_person_with_an_open_alert(
+    people, service, clinician, persona_client, django_assert_num_queries
+):
+    """Each row carries the person's record number."""
+    cohort, participants = group(service, people)
+    for enrolment in Enrolment.objects.filter(cohort=cohort):
+        administration = score(enrolment, "baseline", "phq9", {"total": 20})
+        RiskAlert.objects.create(administration=administration, item=9, severity="urgent")
+    client = persona_client(clinician)
+    url = reverse("measures:alert_list")
+    client.get(url)
+    last = last_entry_pk()
+    with django_assert_num_queries(ALERT_LIST_QUERIES):
+        assert client.get(url).status_code == 200
+    entries = access_entries_since(last)
+    assert {int(e.object_pk) for e in entries} == {p.pk for p in participants}
+    assert {e.additional_data["where"] for e in entries} == {"Viewed in the risk alert list"}
 
 
 @time_machine.travel(TODAY, tick=False)
