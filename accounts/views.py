@@ -62,7 +62,14 @@ def _staff_member_or_404(user, pk) -> User:
 
 @login_required
 def audit_list(request):
-    ids = _services_with(request.user, Can.MANAGE_SERVICE)
+    """Administrators read who did what to which record and when; clinicians and managers
+    read the same, with the values of their own services' records (selectors.audit_rows)."""
+    ids = sorted(
+        set(service_ids(request.user, Can.MANAGE_SERVICE))
+        | set(service_ids(request.user, Can.VIEW_CLINICAL))
+    )
+    if not ids:
+        raise PermissionDenied
     users = selectors.service_users(ids)
     form = AuditFilterForm(request.GET or None, users=users)
     entries = selectors.audit_entries_by_users(users)
@@ -86,7 +93,16 @@ def audit_list(request):
     return render(
         request,
         "accounts/audit_list.html",
-        {"form": form, "page": page, "participant": participant, "query": _query(request)},
+        {
+            "form": form,
+            "page": page,
+            "rows": selectors.audit_rows(page, request.user),
+            "participant": participant,
+            # The local reference is a record number: identifying, like the values.
+            "show_reference": participant is not None
+            and user_can(request.user, Can.VIEW_CLINICAL, participant.service_id),
+            "query": _query(request),
+        },
     )
 
 
@@ -146,7 +162,7 @@ def sar_detail(request, pk):
     data = None
     if may_review and participant is not None:
         data = export(participant)
-        record_view(participant)
+        record_view(participant, where="Viewed in a subject access review")
     return render(
         request,
         "accounts/sar_detail.html",
@@ -188,7 +204,7 @@ def sar_download(request, pk, fmt):
     if sar.status != SubjectAccessRequest.Status.RELEASED or participant is None:
         raise Http404
     data = export(participant)
-    record_view(participant)
+    record_view(participant, where="Exported in a subject access download")
     if fmt == "json":
         body = json.dumps(data, indent=2, ensure_ascii=False)
         response = HttpResponse(body, content_type="application/json; charset=utf-8")

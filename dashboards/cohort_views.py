@@ -1,10 +1,12 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from accounts.audit import record_view
+from accounts.audit import record_access
 from dashboards import exports, selectors, stats
 from dashboards.access import dashboard_cohort_or_404, roles_by_service, shows_names
 from dashboards.charts import cohort_charts
+from participants.models import Participant
+from programmes.models import Enrolment
 
 
 @login_required
@@ -17,7 +19,10 @@ def cohort_dashboard(request, pk: int):
         cohort, show_names=names, view=view, scatter_scale=request.GET.get("scale")
     )
     if names:
-        record_view(cohort)
+        # The attendance grid names everyone who has started (templates/dashboards/cohort.html).
+        shown = [p.participant_id for p in data["people"] if p.status != Enrolment.Status.REFERRED]
+        people = Participant.objects.filter(pk__in=shown).only("pk", "reference")
+        record_access([cohort, *people], where="Viewed in the cohort dashboard")
     return render(
         request,
         "dashboards/cohort.html",

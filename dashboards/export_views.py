@@ -2,9 +2,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.views.decorators.http import require_GET
 
-from accounts.audit import record_view
+from accounts.audit import record_access
 from dashboards import exports
 from dashboards.access import dashboard_cohort_or_404, dashboard_service_or_404, require_export
+from participants.models import Participant
 from programmes.models import Enrolment
 
 CONTENT_TYPES = {
@@ -12,6 +13,20 @@ CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 VARIANTS = ("identifiable", "research")
+
+
+def _record(record, enrolments, *, variant: str, dataset: str, fmt: str) -> None:
+    """One access entry for the cohort or service and, in an identifiable export, one for
+    each person in it, in one insert: "Exported in the cohort CSV (scores)". A research
+    export names nobody, so only the cohort or service has an entry."""
+    people = []
+    if variant == "identifiable":
+        people = Participant.objects.filter(pk__in=enrolments.values("participant_id")).only(
+            "pk", "reference"
+        )
+    kind = "research " if variant == "research" else ""
+    where = f"Exported in the {record._meta.model_name} {kind}{fmt.upper()} ({dataset})"
+    record_access([record, *people], where=where)
 
 
 def _respond(dataset, fmt, variant, enrolments, filename_stem):
@@ -33,11 +48,9 @@ def _respond(dataset, fmt, variant, enrolments, filename_stem):
 def cohort_export(request, pk: int, variant: str, dataset: str, fmt: str):
     cohort = dashboard_cohort_or_404(request.user, pk)
     require_export(request.user, cohort.service_id, research=variant == "research")
-    response = _respond(
-        dataset, fmt, variant, Enrolment.objects.filter(cohort=cohort), f"cohort-{cohort.pk}"
-    )
-    # One access record per export, naming the cohort, never the data.
-    record_view(cohort)
+    enrolments = Enrolment.objects.filter(cohort=cohort)
+    response = _respond(dataset, fmt, variant, enrolments, f"cohort-{cohort.pk}")
+    _record(cohort, enrolments, variant=variant, dataset=dataset, fmt=fmt)
     return response
 
 
@@ -46,12 +59,7 @@ def cohort_export(request, pk: int, variant: str, dataset: str, fmt: str):
 def service_export(request, pk: int, variant: str, dataset: str, fmt: str):
     service = dashboard_service_or_404(request.user, pk)
     require_export(request.user, service.pk, research=variant == "research")
-    response = _respond(
-        dataset,
-        fmt,
-        variant,
-        Enrolment.objects.filter(cohort__service=service),
-        f"service-{service.pk}",
-    )
-    record_view(service)
+    enrolments = Enrolment.objects.filter(cohort__service=service)
+    response = _respond(dataset, fmt, variant, enrolments, f"service-{service.pk}")
+    _record(service, enrolments, variant=variant, dataset=dataset, fmt=fmt)
     return response

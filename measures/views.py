@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.audit import record_view
+from accounts.audit import record_access, record_view
 from accounts.models import Service
 from accounts.scope import Can, get_scoped_or_404, require, service_ids, user_can
 from measures import catalogue, links, selectors, services
@@ -41,6 +41,11 @@ def alert_list(request):
     alerts = list(selectors.open_alerts_for(request.user))
     for alert in alerts:
         alert.instrument_name = get_instrument(alert.administration.instrument_code).name
+    # Each row carries the participant's record number.
+    record_access(
+        {a.administration.enrolment.participant for a in alerts},
+        where="Viewed in the risk alert list",
+    )
     return render(request, "measures/alert_list.html", {"alerts": alerts})
 
 
@@ -61,7 +66,7 @@ def _alert(request, pk, can):
 
 def _alert_page(request, alert, form, can_acknowledge):
     participant = alert.administration.enrolment.participant
-    record_view(participant)
+    record_view(participant, where="Viewed on a risk alert")
     return render(
         request,
         "measures/alert_detail.html",
@@ -112,7 +117,7 @@ def administration_enter(request, pk):
         pk=pk,
     )
     participant = adm.enrolment.participant
-    record_view(participant)
+    record_view(participant, where="Viewed on paper questionnaire entry")
     wording = catalogue.wordings_for(adm.enrolment.cohort.service_id, [adm.instrument_code])
     instrument = catalogue.instrument_for(adm.instrument_code, wording.get(adm.instrument_code))
     staff_completed = adm.instrument_code in catalogue.STAFF_COMPLETED
@@ -165,7 +170,7 @@ def _participant(request, pk, can):
 @login_required
 def participant_questionnaires(request, pk):
     participant = _participant(request, pk, Can.VIEW_CLINICAL)
-    record_view(participant)
+    record_view(participant, where="Viewed on the questionnaires page")
     administrations = selectors.participant_administrations(participant)
     wordings = catalogue.wordings_for(
         participant.service_id, {adm.instrument_code for adm in administrations}
@@ -215,7 +220,7 @@ def link_new(request, pk):
         datetime.datetime.combine(last_close + datetime.timedelta(days=1), datetime.time.min)
     )
     raw_token = links.link_issue(participant=participant, expires_at=expires_at)
-    record_view(participant)
+    record_view(participant, where="Viewed when a new link was made")
     url = settings.SITE_URL.rstrip("/") + reverse("questionnaire:landing", args=[raw_token])
     response = render(
         request,

@@ -1,4 +1,3 @@
-from auditlog.models import LogEntry
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -6,7 +5,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import redirect, render
 
-from accounts.audit import record_bulk_changes, record_view
+from accounts.audit import record_access, record_view
 from accounts.models import Service
 from accounts.scope import Can, get_scoped_or_404, scoped, service_ids
 from participants.forms import ParticipantForm, add_service_errors
@@ -40,7 +39,7 @@ def participant_list(request):
         )
     page = Paginator(participants, PAGE_SIZE).get_page(request.GET.get("page"))
     # Names on a list are identifiable data too: one access row each, in one query.
-    record_bulk_changes(entries=[(p, {}) for p in page], action=LogEntry.Action.ACCESS)
+    record_access(page, where="Viewed in the participant list")
     return render(request, "participants/participant_list.html", {"page": page, "query": query})
 
 
@@ -68,7 +67,7 @@ def participant_detail(request, pk):
     participant = get_scoped_or_404(
         request.user, Participant.objects.select_related("service"), can=Can.VIEW_CLINICAL, pk=pk
     )
-    record_view(participant)
+    record_view(participant, where="Viewed on the participant page")
     return render(
         request,
         "participants/participant_detail.html",
@@ -95,7 +94,7 @@ def participant_edit(request, pk):
         else:
             messages.success(request, "Participant details saved.")
             return redirect("participants:participant_detail", pk=participant.pk)
-    record_view(participant)
+    record_view(participant, where="Viewed on the participant's edit page")
     return render(
         request,
         "participants/participant_form.html",

@@ -1,4 +1,3 @@
-from auditlog.models import LogEntry
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -7,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from accounts.audit import record_bulk_changes
+from accounts.audit import record_access
 from accounts.models import Service
 from accounts.scope import Can, get_scoped_or_404, roles_by_service, service_ids
 from participants.forms import add_service_errors
@@ -34,9 +33,9 @@ def _require_any(user, can: Can) -> list[int]:
     return ids
 
 
-def _record_access(participants) -> None:
+def _record_access(participants, where: str) -> None:
     """Pages listing participants by name log one access row each, in one query."""
-    record_bulk_changes(entries=[(p, {}) for p in participants], action=LogEntry.Action.ACCESS)
+    record_access(participants, where=where)
 
 
 # Cohorts ------------------------------------------------------------------------------
@@ -62,7 +61,9 @@ def cohort_detail(request, pk):
         pk=pk,
     )
     overview = selectors.cohort_overview(cohort)
-    _record_access([row.enrolment.participant for row in overview.rows])
+    _record_access(
+        [row.enrolment.participant for row in overview.rows], "Viewed on the cohort page"
+    )
     return render(
         request,
         "programmes/cohort_detail.html",
@@ -252,7 +253,7 @@ def register(request, pk):
         else:
             messages.success(request, f"Register for session {session.number} saved.")
             return redirect(session.cohort)
-    _record_access([enrolment.participant for enrolment, _ in rows])
+    _record_access([enrolment.participant for enrolment, _ in rows], "Viewed on the register")
     return render(
         request,
         "programmes/register.html",
@@ -284,6 +285,10 @@ def enrol(request, pk):
         else:
             messages.success(request, "Participant enrolled.")
             return redirect(cohort)
+    # The picker lists every participant of the service by name.
+    _record_access(
+        form.fields["participant"].queryset.only("pk", "reference"), "Viewed in the enrol picker"
+    )
     return render(request, "programmes/enrol.html", {"form": form, "cohort": cohort})
 
 
@@ -311,7 +316,7 @@ def enrolment_end(request, pk):
         else:
             messages.success(request, "Enrolment ended.")
             return redirect(enrolment.cohort)
-    _record_access([enrolment.participant])
+    _record_access([enrolment.participant], "Viewed on the end-of-enrolment page")
     return render(request, "programmes/enrolment_end.html", {"form": form, "enrolment": enrolment})
 
 

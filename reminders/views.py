@@ -1,4 +1,3 @@
-from auditlog.models import LogEntry
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -8,7 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_ratelimit.core import is_ratelimited
 
-from accounts.audit import record_bulk_changes
+from accounts.audit import record_access
 from accounts.models import Service
 from accounts.scope import Can, get_scoped_or_404, require, service_ids, user_can
 from participants.models import Participant
@@ -79,7 +78,7 @@ def service_messages(request, service_id):
     failed = selectors.failed_messages(service=service)
     escalations = selectors.open_escalations(service=service)
     people = {m.participant for m in failed} | {e.enrolment.participant for e in escalations}
-    record_bulk_changes(entries=[(p, {}) for p in people], action=LogEntry.Action.ACCESS)
+    record_access(people, where="Viewed on the service's messages page")
     return render(
         request,
         "reminders/service_messages.html",

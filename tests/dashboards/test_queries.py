@@ -15,10 +15,11 @@ from tests.dashboards.builders import make_cohort, populate
 
 TODAY = datetime.datetime(2025, 6, 2, 12, 0, tzinfo=datetime.UTC)
 # Session and user (2), the user's memberships, the cohort, enrolments, the versions of the
-# service's cohort figures, timepoints, the access record, and the session save inside its
-# savepoint (3). The register grid (without names), the outcome figures and the service's
-# baseline SDs come from the cache after the warm-up request.
-COHORT_QUERIES = 11
+# service's cohort figures, timepoints, the references of the people named and their access
+# records (one insert), and the session save inside its savepoint (3). The register grid
+# (without names), the outcome figures and the service's baseline SDs come from the cache
+# after the warm-up request.
+COHORT_QUERIES = 12
 # After a change to the cohort's data: its figures worked out again (five aggregates and a
 # write), the service's baseline sums, the sessions and attendance for the register, and
 # the cohort's administrations and scores.

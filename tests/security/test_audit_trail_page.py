@@ -5,7 +5,7 @@ from auditlog.context import set_actor
 from django.urls import reverse
 
 from accounts.audit import record_view
-from tests.factories import EnrolmentFactory, ParticipantFactory
+from tests.factories import EnrolmentFactory, ParticipantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 URL = reverse("accounts:audit_list")
@@ -68,9 +68,20 @@ def test_unfiltered_list_holds_only_actions_of_the_services_users(
 
 
 @pytest.mark.parametrize("persona", ["clinician", "manager", "other_clinician"])
-def test_roles_without_manage_service_are_refused(persona_client, request, persona):
+def test_clinical_roles_read_the_trail_of_their_own_services(persona_client, request, persona):
     user = request.getfixturevalue(persona)
-    assert persona_client(user).get(URL).status_code == 403
+    assert persona_client(user).get(URL).status_code == 200
+
+
+def test_staff_of_no_service_are_refused(persona_client):
+    assert persona_client(UserFactory()).get(URL).status_code == 403
+
+
+def test_a_clinician_cannot_filter_another_services_participant(persona_client, clinician, history):
+    _, _, theirs = history
+    response = persona_client(clinician).get(URL, {"participant": theirs.pk})
+    assert "participant" in response.context["form"].errors
+    assert list(response.context["page"]) == []
 
 
 def test_query_count_does_not_grow_with_entries(
