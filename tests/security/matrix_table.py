@@ -47,7 +47,9 @@ TABLE: dict[str, Rule] = {
     "participants:participant_edit": Rule(need=C, obj="participant"),
     # programmes
     "programmes:programme_list": Rule(any_member=True),
-    "programmes:programme_edit": Rule(need=M, obj="shared_programme"),
+    # A service's own programme; the shared ones are read-only to every service (403).
+    "programmes:programme_edit": Rule(need=M, obj="programme"),
+    "programmes:programme_copy": Rule(need=M, obj="shared_programme"),
     "programmes:cohort_list": Rule(need=V),
     "programmes:cohort_create": Rule(need=C),
     "programmes:cohort_detail": Rule(need=V, obj="cohort"),
