@@ -70,18 +70,11 @@ def cohort_detail(request, pk):
             "cohort": cohort,
             "overview": overview,
             "facilitators": list(cohort.facilitators.all()),
-            "can_change": Can.CHANGE_CLINICAL in _capabilities(request.user, cohort.service_id),
+            "can_change": user_can(request.user, Can.CHANGE_CLINICAL, cohort.service_id),
             "panels": cohort_page.render_context(request, cohort),
             "today": timezone.localdate(),
         },
     )
-
-
-def _capabilities(user, service_id):
-    from accounts.scope import CAPABILITIES
-
-    role = roles_by_service(user).get(service_id)
-    return CAPABILITIES[role] if role else frozenset()
 
 
 @login_required

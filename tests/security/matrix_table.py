@@ -89,9 +89,9 @@ TABLE: dict[str, Rule] = {
     # Lists the services whose dashboards the user may see: empty, not refused, for others.
     "dashboards:index": Rule(),
     "dashboards:service": Rule(need=D, obj="service"),
-    "dashboards:service_export": Rule(need=C, obj="service", kwargs=EXPORT),
+    "dashboards:service_export": Rule(need=Can.EXPORT_IDENTIFIABLE, obj="service", kwargs=EXPORT),
     "dashboards:cohort": Rule(need=D, obj="cohort"),
-    "dashboards:cohort_export": Rule(need=C, obj="cohort", kwargs=EXPORT),
+    "dashboards:cohort_export": Rule(need=Can.EXPORT_IDENTIFIABLE, obj="cohort", kwargs=EXPORT),
     # accounts
     "accounts:staff_list": Rule(need=M),
     "accounts:staff_end_sessions": Rule(need=M, obj="staff_member", method="POST", ok=302),
