@@ -518,7 +518,7 @@ def _programme_lay_out(
         total_weeks=source.total_weeks,
         created_by=by,
     )
-    Phase.objects.bulk_create(
+    phases = Phase.objects.bulk_create(
         [
             Phase(
                 programme=new,
@@ -532,8 +532,11 @@ def _programme_lay_out(
             for p in source.phases.order_by("order")
         ]
     )
-    CurriculumWeek.objects.bulk_create(
+    weeks = CurriculumWeek.objects.bulk_create(
         [CurriculumWeek(programme=new, week=w, theme=t) for w, t in sorted(themes.items())]
+    )
+    record_bulk_changes(
+        entries=[(row, {}) for row in [*phases, *weeks]], action=LogEntry.Action.CREATE
     )
     return new
 

@@ -103,6 +103,12 @@ class TestCopyIntoAService:
         assert ReminderPolicy.objects.get(programme=copy).first_reminder_days == 2
         created = LogEntry.objects.get_for_object(copy).get(action=LogEntry.Action.CREATE)
         assert created.actor == admin_user
+        phase_entries = LogEntry.objects.filter(
+            content_type__model="phase",
+            object_id__in=copy.phases.values("pk"),
+            action=LogEntry.Action.CREATE,
+        )
+        assert [e.actor for e in phase_entries] == [admin_user] * copy.phases.count()
 
     def test_the_copy_is_edited_in_versions_and_the_shared_one_stays_as_it_was(
         self, persona_client, admin_user, service, other_service, programme
