@@ -422,17 +422,10 @@ def programme_revise(
 
 
 @transaction.atomic
-def shared_programme_revise(
-    *,
-    key: str,
-    by,
-    name: str | None = None,
-    description: str | None = None,
-    phase_names: Mapping[int, str] | None = None,
-    themes: Mapping[int, str] | None = None,
-) -> Programme:
+def shared_programme_revise(*, key: str, by, **edits) -> Programme:
     """A new current version of a shared default programme, for every service: the
-    platform's own revision (manage.py revise_shared_programme), never a service's."""
+    platform's own revision (manage.py revise_shared_programme), never a service's.
+    `edits` are programme_revise's name, description, phase_names and themes."""
     old = (
         Programme.objects.select_for_update()
         .filter(key=key, is_current=True, service__isnull=True)
@@ -440,17 +433,12 @@ def shared_programme_revise(
     )
     if old is None:
         raise ValidationError(f"No shared programme has the key {key!r}.")
-    return _programme_new_version(
-        old=old,
-        by=by,
-        name=name,
-        description=description,
-        phase_names=phase_names,
-        themes=themes,
-    )
+    return _programme_new_version(old=old, by=by, **edits)
 
 
-def _programme_new_version(*, old, by, name, description, phase_names, themes) -> Programme:
+def _programme_new_version(
+    *, old, by, name=None, description=None, phase_names=None, themes=None
+) -> Programme:
     if not old.is_current:
         raise ValidationError("A newer version of this programme exists. Edit that one.")
     phases = list(old.phases.order_by("order"))
