@@ -7,7 +7,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from allauth.account.decorators import secure_admin_login
-        from allauth.mfa.signals import authenticator_added
+        from allauth.mfa.signals import authentication_failed, authenticator_added
         from auditlog.registry import auditlog
         from django.contrib import admin
         from django.contrib.auth.signals import user_logged_in
@@ -23,6 +23,9 @@ class AccountsConfig(AppConfig):
 
         user_logged_in.connect(mark_session_started, dispatch_uid="accounts_session_started")
         authenticator_added.connect(record_mfa_on_enrolment, dispatch_uid="accounts_mfa_enrolled")
+        from accounts.adapter import on_mfa_failed
+
+        authentication_failed.connect(on_mfa_failed, dispatch_uid="accounts_mfa_lock_notice")
         # Django admin's own password form would open a session without a second factor;
         # send everyone through allauth's sign-in (and its MFA stage) instead.
         admin.site.login = secure_admin_login(admin.site.login)

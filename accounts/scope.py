@@ -21,11 +21,21 @@ class Can(StrEnum):
     CHANGE_CLINICAL = "change_clinical"  # registers, enrolments, questionnaires, alerts
     VIEW_DASHBOARD = "view_dashboard"  # service aggregates
     MANAGE_SERVICE = "manage_service"  # programmes, wording, message templates, staff
+    EXPORT_IDENTIFIABLE = "export_identifiable"  # names on dashboards, identifiable exports
+    EXPORT_RESEARCH = "export_research"  # pseudonymised exports
 
 
 CAPABILITIES: dict[str, frozenset[Can]] = {
-    Role.CLINICIAN: frozenset({Can.VIEW_CLINICAL, Can.CHANGE_CLINICAL, Can.VIEW_DASHBOARD}),
-    Role.MANAGER: frozenset({Can.VIEW_CLINICAL, Can.VIEW_DASHBOARD}),
+    Role.CLINICIAN: frozenset(
+        {
+            Can.VIEW_CLINICAL,
+            Can.CHANGE_CLINICAL,
+            Can.VIEW_DASHBOARD,
+            Can.EXPORT_IDENTIFIABLE,
+            Can.EXPORT_RESEARCH,
+        }
+    ),
+    Role.MANAGER: frozenset({Can.VIEW_CLINICAL, Can.VIEW_DASHBOARD, Can.EXPORT_RESEARCH}),
     Role.ADMIN: frozenset({Can.MANAGE_SERVICE, Can.VIEW_DASHBOARD}),
 }
 

@@ -180,9 +180,16 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_RATE_LIMITS = {
-    # At most 10 wrong passwords in 5 minutes for one account and for one address.
-    "login_failed": "10/5m/ip,10/5m/key",
+    # At most 10 wrong passwords, and separately 10 wrong second-factor codes (allauth.mfa
+    # counts those under this action too), in 5 minutes for one account. The per-address
+    # limit is generous: a whole trust can share one address behind its NAT.
+    "login_failed": "100/5m/ip,10/5m/key",
+    "login": "300/m/ip",
 }
+# The client's address for every rate limit: REMOTE_ADDR unless the deployment says how many
+# proxies in front of it append to X-Forwarded-For, so a forged header counts for nothing.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+RATELIMIT_IP_META_KEY = "accounts.adapter.client_ip"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Safeground"
 

@@ -1,10 +1,9 @@
 """Who may see which dashboard and which export; built on accounts.scope."""
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from accounts.models import Membership, Service
-from accounts.scope import Can, get_scoped_or_404, require, roles_by_service, service_ids
+from accounts.models import Service
+from accounts.scope import Can, get_scoped_or_404, require, service_ids, user_can
 from programmes.models import Cohort
 
 
@@ -25,17 +24,22 @@ def dashboard_service_or_404(user, pk: int) -> Service:
 
 
 def shows_names(user, service_id: int) -> bool:
-    """Names appear on dashboards for the service's clinicians only."""
-    return roles_by_service(user).get(service_id) == Membership.Role.CLINICIAN
+    """Names appear on dashboards only with the capability for identifiable data."""
+    return user_can(user, Can.EXPORT_IDENTIFIABLE, service_id)
+
+
+def export_capability(*, research: bool) -> Can:
+    return Can.EXPORT_RESEARCH if research else Can.EXPORT_IDENTIFIABLE
 
 
 def require_export(user, service_id: int, *, research: bool) -> None:
-    """Clinicians get identifiable and research exports; managers only the research one."""
-    role = roles_by_service(user).get(service_id)
-    allowed = (
-        {Membership.Role.CLINICIAN, Membership.Role.MANAGER}
-        if research
-        else {Membership.Role.CLINICIAN}
-    )
-    if role not in allowed:
-        raise PermissionDenied
+    """Identifiable exports for the service's clinicians; research ones for managers too."""
+    require(user, export_capability(research=research), service_id)
+
+
+def export_links(user, service_id: int) -> dict[str, bool]:
+    """Which export variants the dashboards offer this user for this service."""
+    return {
+        variant: user_can(user, export_capability(research=variant == "research"), service_id)
+        for variant in ("identifiable", "research")
+    }

@@ -3,7 +3,7 @@ from django.shortcuts import render
 
 from accounts.audit import record_access
 from dashboards import exports, selectors, stats
-from dashboards.access import dashboard_cohort_or_404, roles_by_service, shows_names
+from dashboards.access import dashboard_cohort_or_404, export_links, shows_names
 from dashboards.charts import cohort_charts
 from participants.models import Participant
 from programmes.models import Enrolment
@@ -33,15 +33,7 @@ def cohort_dashboard(request, pk: int):
             "charts": cohort_charts(data),
             "views": selectors.VIEWS.items(),
             "min_n": stats.MIN_PAIRED,
-            "exports": _export_links(request.user, cohort.service_id),
+            "exports": export_links(request.user, cohort.service_id),
             "datasets": exports.DATASETS.items(),
         },
     )
-
-
-def _export_links(user, service_id) -> dict:
-    role = roles_by_service(user).get(service_id)
-    return {
-        "identifiable": role == "clinician",
-        "research": role in ("clinician", "manager"),
-    }

@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.models import Service
 from accounts.scope import Can, service_ids
 from dashboards import exports, selectors, stats
-from dashboards.access import dashboard_service_or_404, roles_by_service
+from dashboards.access import dashboard_service_or_404, export_links
 from dashboards.cache import cache
 from dashboards.charts import service_charts
 from dashboards.figures import current_versions, digest
@@ -43,7 +43,7 @@ def service_dashboard(request, pk: int):
         "year": cleaned.get("year"),
         "status": cleaned.get("status") or None,
     }
-    role = roles_by_service(request.user).get(pk)
+    offered = export_links(request.user, pk)
     return render(
         request,
         "dashboards/service.html",
@@ -52,8 +52,8 @@ def service_dashboard(request, pk: int):
             "form": form,
             "figures": service_figures_html(pk, filters),
             "min_n": stats.MIN_PAIRED,
-            "research_export": role in ("clinician", "manager"),
-            "identifiable_export": role == "clinician",
+            "research_export": offered["research"],
+            "identifiable_export": offered["identifiable"],
             "datasets": exports.DATASETS.items(),
         },
     )

@@ -14,6 +14,7 @@ class MeasuresConfig(AppConfig):
         events.enrolment_ended.connect(receivers.on_enrolment_ended, dispatch_uid="measures")
         events.cohort_rescheduled.connect(receivers.on_cohort_rescheduled, dispatch_uid="measures")
         events.programme_revised.connect(receivers.on_programme_revised, dispatch_uid="measures")
+        events.programme_copied.connect(receivers.on_programme_copied, dispatch_uid="measures")
 
         for model in (
             models.Timepoint,

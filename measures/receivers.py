@@ -24,3 +24,7 @@ def on_cohort_rescheduled(sender, cohort, **kwargs):
 def on_programme_revised(sender, programme, previous=None, **kwargs):
     if previous is not None:
         services.timepoints_copy(source=previous, target=programme)
+
+
+def on_programme_copied(sender, programme, source, **kwargs):
+    services.timepoints_copy(source=source, target=programme)

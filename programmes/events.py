@@ -17,3 +17,6 @@ cohort_rescheduled = Signal()
 # programme: the new current version; previous: the version it replaces. Programmes cannot
 # import measures, so receivers copy what they attach to a programme (timepoints) across.
 programme_revised = Signal()
+# programme: a service's new programme; source: the shared programme version it was copied
+# from. Receivers copy what they attach to `source` across, as for programme_revised.
+programme_copied = Signal()

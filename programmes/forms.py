@@ -263,3 +263,18 @@ class ProgrammeEditForm(forms.Form):
 
     def themes(self) -> dict[int, str]:
         return {w.week: self.cleaned_data[f"week_{w.week}"] for w in self.weeks}
+
+
+class ProgrammeCopyForm(forms.Form):
+    service = forms.ModelChoiceField(
+        queryset=None, empty_label=None, help_text="The copy belongs to this service only."
+    )
+    name = forms.CharField(max_length=120, help_text="How your service's staff will see it.")
+
+    def __init__(self, *args, programme: Programme, services, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = services
+        first = services.first()
+        if first is not None:
+            self.fields["service"].initial = first.pk
+            self.fields["name"].initial = f"{programme.name} ({first.name})"

@@ -435,6 +435,12 @@ def attendance_record(
 # Programmes ----------------------------------------------------------------------------
 
 
+SHARED_READ_ONLY = (
+    "The shared programmes are the same for every service, so a service cannot change them. "
+    "Copy this one into your service and change the copy."
+)
+
+
 @transaction.atomic
 def programme_revise(
     *,
@@ -445,12 +451,44 @@ def programme_revise(
     phase_names: Mapping[int, str] | None = None,
     themes: Mapping[int, str] | None = None,
 ) -> Programme:
-    """Save edits as a new current version. Cohorts keep the version they started with.
+    """Save edits to a service's own programme as a new current version. Cohorts keep the
+    version they started with. The shared defaults are refused: a service copies one
+    (programme_copy), and the platform revises them (shared_programme_revise).
 
     `phase_names` maps phase order to name; `themes` maps programme week to theme.
     Sends events.programme_revised so higher layers copy what they attach (timepoints).
     """
     old = Programme.objects.select_for_update().get(pk=programme.pk)
+    if old.service_id is None:
+        raise ValidationError(SHARED_READ_ONLY)
+    return _programme_new_version(
+        old=old,
+        by=by,
+        name=name,
+        description=description,
+        phase_names=phase_names,
+        themes=themes,
+    )
+
+
+@transaction.atomic
+def shared_programme_revise(*, key: str, by, **edits) -> Programme:
+    """A new current version of a shared default programme, for every service: the
+    platform's own revision (manage.py revise_shared_programme), never a service's.
+    `edits` are programme_revise's name, description, phase_names and themes."""
+    old = (
+        Programme.objects.select_for_update()
+        .filter(key=key, is_current=True, service__isnull=True)
+        .first()
+    )
+    if old is None:
+        raise ValidationError(f"No shared programme has the key {key!r}.")
+    return _programme_new_version(old=old, by=by, **edits)
+
+
+def _programme_new_version(
+    *, old, by, name=None, description=None, phase_names=None, themes=None
+) -> Programme:
     if not old.is_current:
         raise ValidationError("A newer version of this programme exists. Edit that one.")
     phases = list(old.phases.order_by("order"))
@@ -487,19 +525,38 @@ def programme_revise(
     version = Programme.objects.filter(key=old.key).aggregate(v=Max("version"))["v"] + 1
     old.is_current = False
     old.save(update_fields=["is_current"])
-    new = Programme.objects.create(
+    new = _programme_lay_out(
+        source=old,
         key=old.key,
         version=version,
         name=new_name,
         description=new_description,
         service=old.service,
+        by=by,
+        phase_names=phase_names,
+        themes=new_themes,
+    )
+    events.programme_revised.send(sender=Programme, programme=new, previous=old)
+    return new
+
+
+def _programme_lay_out(
+    *, source, key, version, name, description, service, by, phase_names, themes
+) -> Programme:
+    """A new Programme row with `source`'s phases (renamed by `phase_names`) and `themes`."""
+    new = Programme.objects.create(
+        key=key,
+        version=version,
+        name=name,
+        description=description,
+        service=service,
         is_current=True,
-        default_capacity=old.default_capacity,
-        session_minutes=old.session_minutes,
-        total_weeks=old.total_weeks,
+        default_capacity=source.default_capacity,
+        session_minutes=source.session_minutes,
+        total_weeks=source.total_weeks,
         created_by=by,
     )
-    Phase.objects.bulk_create(
+    phases = Phase.objects.bulk_create(
         [
             Phase(
                 programme=new,
@@ -510,11 +567,47 @@ def programme_revise(
                 weeks=p.weeks,
                 group_meets=p.group_meets,
             )
-            for p in phases
+            for p in source.phases.order_by("order")
         ]
     )
-    CurriculumWeek.objects.bulk_create(
-        [CurriculumWeek(programme=new, week=w, theme=t) for w, t in sorted(new_themes.items())]
+    weeks = CurriculumWeek.objects.bulk_create(
+        [CurriculumWeek(programme=new, week=w, theme=t) for w, t in sorted(themes.items())]
     )
-    events.programme_revised.send(sender=Programme, programme=new, previous=old)
+    record_bulk_changes(
+        entries=[(row, {}) for row in [*phases, *weeks]], action=LogEntry.Action.CREATE
+    )
+    return new
+
+
+@transaction.atomic
+def programme_copy(*, programme: Programme, service: Service, name: str, by) -> Programme:
+    """Copy a shared programme's current version into `service`, as that service's own
+    programme (version 1, its own key) to change there in versions. Sends
+    events.programme_copied so higher layers copy what they attach (timepoints, reminders).
+    """
+    # Claims the shared row: two administrators copying at once would otherwise both pass
+    # the "already has a copy" check and the second would hit programme_version_unique.
+    source = Programme.objects.select_for_update().get(pk=programme.pk)
+    if source.service_id is not None or not source.is_current:
+        raise ValidationError("Only the current version of a shared programme can be copied.")
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": ["A programme needs a name."]})
+    key = f"{source.key}-service-{service.pk}"
+    if Programme.objects.filter(key=key).exists():
+        raise ValidationError(
+            {"service": [f"{service.name} already has a copy of this programme: change that one."]}
+        )
+    new = _programme_lay_out(
+        source=source,
+        key=key,
+        version=1,
+        name=name,
+        description=source.description,
+        service=service,
+        by=by,
+        phase_names={},
+        themes=dict(source.curriculum.values_list("week", "theme")),
+    )
+    events.programme_copied.send(sender=Programme, programme=new, source=source)
     return new

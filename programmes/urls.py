@@ -7,6 +7,7 @@ app_name = "programmes"
 urlpatterns = [
     path("", views.programme_list, name="programme_list"),
     path("<int:pk>/edit/", views.programme_edit, name="programme_edit"),
+    path("<int:pk>/copy/", views.programme_copy, name="programme_copy"),
     path("cohorts/", views.cohort_list, name="cohort_list"),
     path("cohorts/new/", views.cohort_create, name="cohort_create"),
     path("cohorts/<int:pk>/", views.cohort_detail, name="cohort_detail"),

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.audit import record_access
 from accounts.models import Service
-from accounts.scope import Can, get_scoped_or_404, roles_by_service, service_ids
+from accounts.scope import Can, get_scoped_or_404, roles_by_service, service_ids, user_can
 from participants.forms import add_service_errors
 from programmes import calendar, selectors, services
 from programmes.forms import (
@@ -17,6 +17,7 @@ from programmes.forms import (
     CohortStartMoveForm,
     EnrolForm,
     EnrolmentEndForm,
+    ProgrammeCopyForm,
     ProgrammeEditForm,
     RegisterForm,
     SessionCancelForm,
@@ -71,18 +72,11 @@ def cohort_detail(request, pk):
             "cohort": cohort,
             "overview": overview,
             "facilitators": list(cohort.facilitators.all()),
-            "can_change": Can.CHANGE_CLINICAL in _capabilities(request.user, cohort.service_id),
+            "can_change": user_can(request.user, Can.CHANGE_CLINICAL, cohort.service_id),
             "panels": cohort_page.render_context(request, cohort),
             "today": timezone.localdate(),
         },
     )
-
-
-def _capabilities(user, service_id):
-    from accounts.scope import CAPABILITIES
-
-    role = roles_by_service(user).get(service_id)
-    return CAPABILITIES[role] if role else frozenset()
 
 
 @login_required
@@ -333,7 +327,7 @@ def programme_list(request):
         "programmes/programme_list.html",
         {
             "programmes": programmes,
-            "can_edit": bool(service_ids(request.user, Can.MANAGE_SERVICE)),
+            "manageable": set(service_ids(request.user, Can.MANAGE_SERVICE)),
         },
     )
 
@@ -364,14 +358,47 @@ def programme_edit(request, pk):
 
 
 def _programme_for_edit(user, pk) -> Programme:
-    """Shared defaults are edited by any administrator; a service's own by its administrators."""
-    visible = selectors.programmes_visible_to(user)
-    programme = visible.filter(pk=pk).first()
+    """A service's own programme, by its administrators. The shared defaults are read-only
+    to every service (403): the list offers a copy instead."""
+    programme = selectors.programmes_visible_to(user).filter(pk=pk).first()
     if programme is None:
         from django.http import Http404
 
         raise Http404
-    allowed = service_ids(user, Can.MANAGE_SERVICE)
-    if not allowed or (programme.service_id is not None and programme.service_id not in allowed):
+    if programme.service_id is None or not user_can(user, Can.MANAGE_SERVICE, programme.service_id):
         raise PermissionDenied
     return programme
+
+
+@login_required
+def programme_copy(request, pk):
+    """Copy a shared programme into one of the user's services, to change it there."""
+    programme = (
+        selectors.programmes_visible_to(request.user)
+        .filter(pk=pk, service__isnull=True, is_current=True)
+        .first()
+    )
+    if programme is None:
+        from django.http import Http404
+
+        raise Http404
+    ids = _require_any(request.user, Can.MANAGE_SERVICE)
+    form = ProgrammeCopyForm(
+        request.POST or None,
+        programme=programme,
+        services=Service.objects.filter(pk__in=ids).order_by("name"),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            copy = services.programme_copy(
+                programme=programme,
+                service=form.cleaned_data["service"],
+                name=form.cleaned_data["name"],
+                by=request.user,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Copied into {copy.service.name}. Change it here.")
+            return redirect("programmes:programme_edit", pk=copy.pk)
+    return render(request, "programmes/programme_copy.html", {"form": form, "programme": programme})

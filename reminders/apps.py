@@ -9,7 +9,15 @@ class RemindersConfig(AppConfig):
 
         from measures import events as measures_events
         from participants import events as participants_events
+        from programmes import events as programmes_events
         from reminders import models, panels, receivers
+
+        programmes_events.programme_revised.connect(
+            receivers.on_programme_revised, dispatch_uid="reminders"
+        )
+        programmes_events.programme_copied.connect(
+            receivers.on_programme_copied, dispatch_uid="reminders"
+        )
 
         # Message rows are an operational queue (tens of thousands a day at scale) and are
         # their own history; the rows staff change by hand are audited.

@@ -12,3 +12,12 @@ def on_contact_preferences_changed(sender, participant, **kwargs):
     services.messages_replan(
         enrolment_ids=Enrolment.objects.filter(participant=participant).values_list("pk", flat=True)
     )
+
+
+def on_programme_revised(sender, programme, previous=None, **kwargs):
+    if previous is not None:
+        services.reminder_policy_copy(source=previous, target=programme)
+
+
+def on_programme_copied(sender, programme, source, **kwargs):
+    services.reminder_policy_copy(source=source, target=programme)

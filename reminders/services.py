@@ -69,6 +69,19 @@ def _policies(programme_ids) -> dict[int, schedule.Policy]:
     return {pid: found.get(pid, schedule.DEFAULT_POLICY) for pid in programme_ids}
 
 
+def reminder_policy_copy(*, source, target) -> bool:
+    """Give a new programme (a revision or a service's copy) the reminder policy of the
+    programme it came from; without this it would fall back to the defaults unnoticed."""
+    row = ReminderPolicy.objects.filter(programme=source).first()
+    if row is None or ReminderPolicy.objects.filter(programme=target).exists():
+        return False
+    row.pk = None
+    row.programme = target
+    row._state.adding = True
+    row.save()
+    return True
+
+
 # 1. Planning
 
 

@@ -68,9 +68,9 @@ def test_facilitators_must_be_clinicians_of_the_cohorts_service(
 
 
 def test_a_superseded_programme_version_cannot_start_a_cohort(service, programme, admin_user):
-    from programmes.services import programme_revise
+    from programmes.services import shared_programme_revise
 
-    programme_revise(programme=programme, by=admin_user, name="Renamed")
+    shared_programme_revise(key=programme.key, by=admin_user, name="Renamed")
     programme.refresh_from_db()
     with pytest.raises(ValidationError) as exc:
         make_cohort(service, programme)

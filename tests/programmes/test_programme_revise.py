@@ -3,10 +3,18 @@ from django.core.exceptions import ValidationError
 
 from programmes import events
 from programmes.models import Programme
-from programmes.services import programme_revise
+from programmes.services import programme_copy, programme_revise
 from tests.programmes.conftest import make_cohort
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def programme(service, admin_user):
+    """A service's own copy of the 52-week programme: only such programmes are revised
+    (the shared ones are read-only to services, see test_shared_programmes.py)."""
+    shared = Programme.objects.get(key="cfgp-52", is_current=True)
+    return programme_copy(programme=shared, service=service, name=shared.name, by=admin_user)
 
 
 def test_revising_makes_a_new_current_version_and_running_cohorts_keep_theirs(

@@ -47,7 +47,9 @@ TABLE: dict[str, Rule] = {
     "participants:participant_edit": Rule(need=C, obj="participant"),
     # programmes
     "programmes:programme_list": Rule(any_member=True),
-    "programmes:programme_edit": Rule(need=M, obj="shared_programme"),
+    # A service's own programme; the shared ones are read-only to every service (403).
+    "programmes:programme_edit": Rule(need=M, obj="programme"),
+    "programmes:programme_copy": Rule(need=M, obj="shared_programme"),
     "programmes:cohort_list": Rule(need=V),
     "programmes:cohort_create": Rule(need=C),
     "programmes:cohort_detail": Rule(need=V, obj="cohort"),
@@ -87,9 +89,9 @@ TABLE: dict[str, Rule] = {
     # Lists the services whose dashboards the user may see: empty, not refused, for others.
     "dashboards:index": Rule(),
     "dashboards:service": Rule(need=D, obj="service"),
-    "dashboards:service_export": Rule(need=C, obj="service", kwargs=EXPORT),
+    "dashboards:service_export": Rule(need=Can.EXPORT_IDENTIFIABLE, obj="service", kwargs=EXPORT),
     "dashboards:cohort": Rule(need=D, obj="cohort"),
-    "dashboards:cohort_export": Rule(need=C, obj="cohort", kwargs=EXPORT),
+    "dashboards:cohort_export": Rule(need=Can.EXPORT_IDENTIFIABLE, obj="cohort", kwargs=EXPORT),
     # accounts
     "accounts:staff_list": Rule(need=M),
     "accounts:staff_end_sessions": Rule(need=M, obj="staff_member", method="POST", ok=302),

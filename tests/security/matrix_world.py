@@ -45,6 +45,7 @@ class Side:
     escalation: object = None
     sar: object = None
     token: str = ""
+    programme: object = None  # the service's own copy of the shared programme
     extra: dict = field(default_factory=dict)
 
 
@@ -74,6 +75,9 @@ def _side(name: str) -> Side:
         facilitators=[clinician],
     )
     side.session = side.cohort.sessions.order_by("date").first()
+    side.programme = programme_services.programme_copy(
+        programme=side.cohort.programme, service=service, name=f"{name} programme", by=None
+    )
     side.participant = ParticipantFactory(service=service)
     side.enrolment = programme_services.enrolment_create(
         cohort=side.cohort, participant=side.participant, enrolled_on=START
@@ -182,6 +186,7 @@ OBJECTS = {
     "staff_member": lambda w, s: {"pk": w.side(s).colleague.pk},
     "sar": lambda w, s: {"pk": w.side(s).sar.pk},
     "token": lambda w, s: {"token": w.side(s).token},
+    "programme": lambda w, s: {"pk": w.side(s).programme.pk},
     # Shared by every service (the default programmes): one scope only.
     "shared_programme": lambda w, s: {
         "pk": apps.get_model("programmes", "Programme")
