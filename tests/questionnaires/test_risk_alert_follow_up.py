@@ -221,8 +221,9 @@ def test_the_list_runs_the_same_queries_however_many_alerts(
     assert len(queries) == LIST_QUERIES
 
 
-# Session, user, memberships and the alerts with their rows, whatever the number of alerts.
-LIST_QUERIES = 7
+# Session, user, memberships, the alerts with their rows, and one insert of an access entry
+# for each participant listed, whatever the number of alerts.
+LIST_QUERIES = 8
 
 
 # ------------------------------------------------------------------ digest and escalation
