@@ -55,11 +55,21 @@ EXPECTED_SCORES = {
 CRISIS_ROUTES = ("999", "NHS 111 and choose option 2", "Samaritans", "116 123")
 
 
-def enrolled_participant():
-    """Someone in a group that began a week ago: the baseline questionnaires are open."""
+def enrolled_participant(*, quiet_all_day_but_a_second=False):
+    """Someone in a group that began a week ago: the baseline questionnaires are open.
+
+    Enrolling plans their messages at once, so a reminder policy must exist before it.
+    """
     service = ServiceFactory(name="Riverside Team", public_name="Riverside Wellbeing Team")
     start = timezone.localdate() - datetime.timedelta(days=7)
     programme = default_programme()
+    if quiet_all_day_but_a_second:
+        # Quiet for one second a day, so the test does not depend on the hour it runs at.
+        ReminderPolicy.objects.create(
+            programme=programme,
+            quiet_from=datetime.time(23, 59, 59),
+            quiet_until=datetime.time(0, 0, 0),
+        )
     cohort = cohort_create(
         service=service,
         programme=programme,
@@ -133,13 +143,7 @@ def assert_scores(participant) -> None:
 def test_participant_answers_on_a_phone_from_the_text_the_worker_sent_and_survives_going_offline(
     live_server, new_page, journey, real_worker
 ):
-    participant, programme = enrolled_participant()
-    # Quiet for one second a day, so the test does not depend on the hour it runs at.
-    ReminderPolicy.objects.create(
-        programme=programme,
-        quiet_from=datetime.time(23, 59, 59),
-        quiet_until=datetime.time(0, 0, 0),
-    )
+    participant, _ = enrolled_participant(quiet_all_day_but_a_second=True)
 
     trip = journey("participant")
     # What the beat schedule does every minute: the worker opens windows, plans the
