@@ -109,6 +109,10 @@ def cohort_update(
 ) -> CohortEdit:
     """Change any of the cohort's details; None leaves a detail as it is.
 
+    `by` is named in the audit entries of the sessions re-planned in bulk; the cohort's own
+    entries (each changed field, and the facilitators) are auditlog's, by the actor of the
+    request, as for cohort_start_move.
+
     Refuses (ValidationError by field) a capacity below the open enrolments, a name another
     cohort of the service has, facilitators who are not clinicians of the service, a day or
     time that would put two sessions on one day, and an edit that changes nothing.
@@ -153,9 +157,10 @@ def cohort_update(
         if capacity < 1:
             errors["capacity"] = ["A cohort needs at least one place."]
         elif capacity < enrolled:
+            people = "1 person is" if enrolled == 1 else f"{enrolled} people are"
             errors["capacity"] = [
-                f"{enrolled} people are enrolled, so the cohort needs at least {enrolled} "
-                "places. End an enrolment first to make it smaller."
+                f"{people} enrolled, so the cohort needs at least {enrolled} "
+                f"place{'s' if enrolled != 1 else ''}. End an enrolment first to make it smaller."
             ]
         new["capacity"] = capacity
     facilitator_list = None
