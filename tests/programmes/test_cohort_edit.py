@@ -31,13 +31,18 @@ def _dates(cohort, *numbers):
     return {s.number: s.date for s in cohort.sessions.filter(number__in=numbers)}
 
 
-def _received_reschedules():
+def _update_hearing_reschedules(**changes):
+    """cohort_update(**changes), and the (previous, new) start dates it announced."""
     received = []
 
     def receiver(sender, cohort, previous_start_date, **kwargs):
         received.append((previous_start_date, cohort.start_date))
 
-    return received, receiver
+    events.cohort_rescheduled.connect(receiver)
+    try:
+        return cohort_update(**changes), received
+    finally:
+        events.cohort_rescheduled.disconnect(receiver)
 
 
 # Day and time ---------------------------------------------------------------------------
@@ -49,12 +54,7 @@ def test_a_weekday_change_mid_programme_moves_only_sessions_not_yet_held(
     services.attendance_record(
         session=cohort.sessions.get(number=9), statuses={}, group_note="", by=clinician
     )
-    received, receiver = _received_reschedules()
-    events.cohort_rescheduled.connect(receiver)
-    try:
-        edit = cohort_update(cohort=cohort, by=clinician, weekday=WEDNESDAY)
-    finally:
-        events.cohort_rescheduled.disconnect(receiver)
+    edit, received = _update_hearing_reschedules(cohort=cohort, by=clinician, weekday=WEDNESDAY)
 
     # Sessions 1-8 are past and session 9 is today with its register taken: all held.
     assert _dates(cohort, 1, 8, 9, 10, 52) == {
@@ -97,12 +97,7 @@ def test_a_weekday_change_before_the_start_moves_the_start_and_questionnaire_dat
         due_before = sorted(
             Administration.objects.filter(enrolment=enrolment).values_list("due_on", flat=True)
         )
-        received, receiver = _received_reschedules()
-        events.cohort_rescheduled.connect(receiver)
-        try:
-            edit = cohort_update(cohort=cohort, by=clinician, weekday=WEDNESDAY)
-        finally:
-            events.cohort_rescheduled.disconnect(receiver)
+        edit, received = _update_hearing_reschedules(cohort=cohort, by=clinician, weekday=WEDNESDAY)
 
     assert received == [(START, D(2026, 1, 7))]
     assert _dates(cohort, 1, 2) == {1: D(2026, 1, 7), 2: D(2026, 1, 14)}
