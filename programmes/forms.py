@@ -93,6 +93,46 @@ class CohortForm(forms.Form):
         return data
 
 
+class CohortEditForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    venue = forms.CharField(max_length=200)
+    weekday = forms.TypedChoiceField(
+        label="Day of the week",
+        choices=Cohort.Weekday.choices,
+        coerce=int,
+        help_text=(
+            "Sessions not yet held move to this day of their programme week. Sessions "
+            "already moved or cancelled keep the date decided for them."
+        ),
+    )
+    start_time = forms.TimeField(
+        label="Start time",
+        widget=TimeInput(),
+        help_text="Sessions not yet held, other than moved ones, start at this time.",
+    )
+    capacity = forms.IntegerField(
+        min_value=1,
+        max_value=40,
+        help_text="Places in the group; not fewer than the people enrolled now.",
+    )
+    facilitators = FacilitatorChoiceField(
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Clinicians of the cohort's service.",
+    )
+
+    def __init__(self, *args, cohort: Cohort, **kwargs):
+        super().__init__(*args, **kwargs)
+        candidates = facilitator_candidates(cohort.service)
+        self.fields["facilitators"].queryset = candidates
+        for name in ("name", "venue", "weekday", "start_time", "capacity"):
+            self.fields[name].initial = getattr(cohort, name)
+        self.fields["facilitators"].initial = list(
+            candidates.filter(facilitated_cohorts=cohort).values_list("pk", flat=True)
+        )
+
+
 class SessionMoveForm(forms.Form):
     new_date = forms.DateField(label="New date", widget=DateInput())
     start_time = forms.TimeField(

@@ -243,6 +243,8 @@ def cohort_start_move(
 
 # Enrolments ----------------------------------------------------------------------------
 
+COHORT_FULL = "cohort_full"
+
 
 @transaction.atomic
 def enrolment_create(
@@ -260,7 +262,8 @@ def enrolment_create(
     if taken >= cohort.capacity:
         raise ValidationError(
             f"This cohort is full: {taken} of {cohort.capacity} places are taken. "
-            "End an enrolment or raise the capacity first."
+            "End an enrolment, or raise the capacity on the cohort's “Edit cohort” page.",
+            code=COHORT_FULL,
         )
     enrolment = Enrolment.objects.create(
         cohort=cohort,

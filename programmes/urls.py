@@ -11,6 +11,7 @@ urlpatterns = [
     path("cohorts/", views.cohort_list, name="cohort_list"),
     path("cohorts/new/", views.cohort_create, name="cohort_create"),
     path("cohorts/<int:pk>/", views.cohort_detail, name="cohort_detail"),
+    path("cohorts/<int:pk>/edit/", views.cohort_edit, name="cohort_edit"),
     path("cohorts/<int:pk>/enrol/", views.enrol, name="enrol"),
     path("cohorts/<int:pk>/move-start/", views.cohort_move_start, name="cohort_move_start"),
     path("sessions/<int:pk>/register/", views.register, name="register"),

@@ -11,7 +11,9 @@ from accounts.models import Service
 from accounts.scope import Can, get_scoped_or_404, roles_by_service, service_ids, user_can
 from participants.forms import add_service_errors
 from programmes import calendar, selectors, services
+from programmes.cohort_edit import cohort_update
 from programmes.forms import (
+    CohortEditForm,
     CohortForm,
     CohortStartMoveDecisionsForm,
     CohortStartMoveForm,
@@ -107,6 +109,24 @@ def cohort_create(request):
             messages.success(request, "Cohort created and its sessions laid out.")
             return redirect(cohort)
     return render(request, "programmes/cohort_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cohort_edit(request, pk):
+    cohort = get_scoped_or_404(
+        request.user, Cohort.objects.select_related("service"), can=Can.CHANGE_CLINICAL, pk=pk
+    )
+    form = CohortEditForm(request.POST or None, cohort=cohort)
+    if request.method == "POST" and form.is_valid():
+        try:
+            edit = cohort_update(cohort=cohort, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, edit.summary())
+            return redirect(cohort)
+    return render(request, "programmes/cohort_edit.html", {"form": form, "cohort": cohort})
 
 
 @login_required
@@ -267,6 +287,7 @@ def register(request, pk):
 def enrol(request, pk):
     cohort = get_scoped_or_404(request.user, Cohort, can=Can.CHANGE_CLINICAL, pk=pk)
     form = EnrolForm(request.POST or None, cohort=cohort)
+    full = False
     if request.method == "POST" and form.is_valid():
         try:
             services.enrolment_create(
@@ -276,6 +297,7 @@ def enrol(request, pk):
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
+            full = getattr(exc, "code", None) == services.COHORT_FULL
         else:
             messages.success(request, "Participant enrolled.")
             return redirect(cohort)
@@ -283,7 +305,7 @@ def enrol(request, pk):
     _record_access(
         form.fields["participant"].queryset.only("pk", "reference"), "Viewed in the enrol picker"
     )
-    return render(request, "programmes/enrol.html", {"form": form, "cohort": cohort})
+    return render(request, "programmes/enrol.html", {"form": form, "cohort": cohort, "full": full})
 
 
 @login_required

@@ -54,6 +54,7 @@ TABLE: dict[str, Rule] = {
     "programmes:cohort_create": Rule(need=C),
     "programmes:cohort_detail": Rule(need=V, obj="cohort"),
     "programmes:enrol": Rule(need=C, obj="cohort"),
+    "programmes:cohort_edit": Rule(need=C, obj="cohort"),
     "programmes:cohort_move_start": Rule(need=C, obj="cohort"),
     "programmes:register": Rule(need=C, obj="session"),
     "programmes:session_move": Rule(need=C, obj="session"),
