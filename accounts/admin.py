@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts import services
-from accounts.models import Membership, Service, SubjectAccessRequest, User
+from accounts.models import Membership, Service, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -37,20 +37,3 @@ class UserAdmin(BaseUserAdmin):
 class ServiceAdmin(admin.ModelAdmin):
     list_display = ("name", "public_name", "phone")
     inlines = [MembershipInline]
-
-
-@admin.register(SubjectAccessRequest)
-class SubjectAccessRequestAdmin(admin.ModelAdmin):
-    """Read-only here: requests move only through the two-clinician pages."""
-
-    list_display = ("pk", "service", "status", "received_on", "requested_by", "reviewed_by")
-    list_filter = ("status", "service")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

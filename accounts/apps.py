@@ -13,12 +13,11 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from accounts import checks  # noqa: F401  (registers system checks)
-        from accounts.models import Membership, Service, SubjectAccessRequest, User
+        from accounts.models import Membership, Service, User
 
         auditlog.register(User, exclude_fields=["password", "last_login"])
         auditlog.register(Service)
         auditlog.register(Membership)
-        auditlog.register(SubjectAccessRequest)
         from accounts.middleware import mark_session_started, record_mfa_on_enrolment
 
         user_logged_in.connect(mark_session_started, dispatch_uid="accounts_session_started")

@@ -190,7 +190,9 @@ CLINICAL_VALUES: dict[str, ClinicalValues] = {
         service=_ADMINISTRATION,
         shown=frozenset({"administration", "raised_at", "acknowledged_at", "acknowledged_by"}),
     ),
-    "accounts.subjectaccessrequest": ClinicalValues(service="service", hidden=frozenset({"note"})),
+    "participants.subjectaccessrequest": ClinicalValues(
+        service="service", hidden=frozenset({"note"})
+    ),
 }
 
 

@@ -1,23 +1,6 @@
 from django import forms
-from django.utils import timezone
 
-from accounts.models import SubjectAccessRequest, User
-
-
-class SubjectAccessRequestForm(forms.ModelForm):
-    class Meta:
-        model = SubjectAccessRequest
-        fields = ["received_on", "note"]
-        widgets = {
-            "received_on": forms.DateInput(attrs={"type": "date"}),
-            "note": forms.Textarea(attrs={"rows": 3}),
-        }
-
-    def clean_received_on(self):
-        received_on = self.cleaned_data["received_on"]
-        if received_on > timezone.localdate():
-            raise forms.ValidationError("The date the request arrived cannot be in the future.")
-        return received_on
+from accounts.models import User
 
 
 class AuditFilterForm(forms.Form):

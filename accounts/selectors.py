@@ -1,4 +1,4 @@
-"""Reads for the staff, audit trail and subject access pages."""
+"""Reads for the staff and audit trail pages."""
 
 from collections import defaultdict
 from dataclasses import dataclass
@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from accounts.audit import access_where, clinical_values_of
-from accounts.models import SubjectAccessRequest, User
+from accounts.models import User
+from accounts.records import linked_rows
 from accounts.scope import Can, service_ids
-from accounts.subject_access import linked_rows
 
 # What a hidden value reads as in the trail.
 HIDDEN = "hidden"
@@ -127,9 +127,3 @@ def _valid_pks(model, pks) -> list:
         except ValidationError:  # not a key of this model: there is no such row
             continue
     return valid
-
-
-def subject_access_requests(service_ids: list[int]) -> QuerySet:
-    return SubjectAccessRequest.objects.filter(service_id__in=service_ids).select_related(
-        "service", "requested_by", "reviewed_by"
-    )

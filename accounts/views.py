@@ -1,22 +1,18 @@
-"""Staff sessions, the audit trail and subject access requests."""
+"""Staff sessions and the audit trail."""
 
-import json
-
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.audit import record_view
-from accounts.forms import AuditFilterForm, SubjectAccessRequestForm
-from accounts.models import Service, SubjectAccessRequest, User
-from accounts.scope import Can, get_scoped_or_404, service_ids, user_can
-from accounts.subject_access import export, participant_model
+from accounts.forms import AuditFilterForm
+from accounts.models import Service, User
+from accounts.scope import Can, service_ids, user_can
 
 PAGE_SIZE = 50
 
@@ -76,8 +72,10 @@ def audit_list(request):
     participant = None
     if form.is_valid():
         if form.cleaned_data["participant"]:
+            # The trail is accounts' own page; the participant it filters by lives a layer
+            # up, so it is looked up by name rather than imported.
             participant = (
-                participant_model()
+                apps.get_model("participants", "Participant")
                 .objects.filter(service_id__in=ids, pk=form.cleaned_data["participant"])
                 .first()
             )
@@ -110,107 +108,3 @@ def _query(request) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
-
-
-@login_required
-def sar_list(request):
-    ids = _services_with(request.user, Can.VIEW_CLINICAL)
-    page = Paginator(selectors.subject_access_requests(ids), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    return render(request, "accounts/sar_list.html", {"page": page})
-
-
-@login_required
-def sar_create(request, participant_pk):
-    participant = get_scoped_or_404(
-        request.user, participant_model(), can=Can.CHANGE_CLINICAL, pk=participant_pk
-    )
-    form = SubjectAccessRequestForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        sar = services.subject_access_request_create(
-            service_id=participant.service_id,
-            participant_id=participant.pk,
-            received_on=form.cleaned_data["received_on"],
-            note=form.cleaned_data["note"],
-            by=request.user,
-        )
-        messages.success(request, "Request recorded. A second clinician must now review it.")
-        return redirect("accounts:sar_detail", pk=sar.pk)
-    return render(request, "accounts/sar_form.html", {"form": form, "participant": participant})
-
-
-def _sar_and_participant(user, pk, can: Can):
-    sar = get_scoped_or_404(
-        user,
-        SubjectAccessRequest.objects.select_related("requested_by", "reviewed_by"),
-        can=can,
-        pk=pk,
-    )
-    participant = participant_model().objects.filter(pk=sar.participant_id).first()
-    return sar, participant
-
-
-@login_required
-def sar_detail(request, pk):
-    sar, participant = _sar_and_participant(request.user, pk, Can.VIEW_CLINICAL)
-    may_review = (
-        sar.status == SubjectAccessRequest.Status.REQUESTED
-        and sar.requested_by_id != request.user.pk
-        and user_can(request.user, Can.CHANGE_CLINICAL, sar.service_id)
-    )
-    data = None
-    if may_review and participant is not None:
-        data = export(participant)
-        record_view(participant, where="Viewed in a subject access review")
-    return render(
-        request,
-        "accounts/sar_detail.html",
-        {"sar": sar, "participant": participant, "may_review": may_review, "data": data},
-    )
-
-
-@require_POST
-@login_required
-def sar_approve(request, pk):
-    sar, _ = _sar_and_participant(request.user, pk, Can.CHANGE_CLINICAL)
-    try:
-        services.subject_access_request_approve(sar=sar, by=request.user)
-    except ValidationError as error:
-        messages.error(request, error.messages[0])
-    else:
-        messages.success(request, "Reviewed and approved. It can now be released.")
-    return redirect("accounts:sar_detail", pk=sar.pk)
-
-
-@require_POST
-@login_required
-def sar_release(request, pk):
-    sar, _ = _sar_and_participant(request.user, pk, Can.CHANGE_CLINICAL)
-    try:
-        services.subject_access_request_release(sar=sar)
-    except ValidationError as error:
-        messages.error(request, error.messages[0])
-    else:
-        messages.success(request, "Released. Download the copies below to send them.")
-    return redirect("accounts:sar_detail", pk=sar.pk)
-
-
-@login_required
-def sar_download(request, pk, fmt):
-    if fmt not in {"html", "json"}:
-        raise Http404
-    sar, participant = _sar_and_participant(request.user, pk, Can.CHANGE_CLINICAL)
-    if sar.status != SubjectAccessRequest.Status.RELEASED or participant is None:
-        raise Http404
-    data = export(participant)
-    record_view(participant, where="Exported in a subject access download")
-    if fmt == "json":
-        body = json.dumps(data, indent=2, ensure_ascii=False)
-        response = HttpResponse(body, content_type="application/json; charset=utf-8")
-    else:
-        body = render_to_string("accounts/sar_export.html", {"data": data, "sar": sar})
-        response = HttpResponse(body, content_type="text/html; charset=utf-8")
-    # The file name carries the request's number only, never the participant's details.
-    response["Content-Disposition"] = f'attachment; filename="subject-access-{sar.pk}.{fmt}"'
-    return response

@@ -330,15 +330,15 @@ REMINDERS_BATCH = env_int("REMINDERS_BATCH", 1000)
 REMINDERS_STUCK_SECONDS = env_int("REMINDERS_STUCK_SECONDS", 15 * 60)
 
 # Days after a participant's last enrolment ends before their e-mail and mobile are
-# blanked (accounts.tasks.retention_blank_contacts). Unset or 0: never.
+# blanked (participants.tasks.retention_blank_contacts). Unset or 0: never.
 RETENTION_CONTACT_DAYS = env_int("RETENTION_CONTACT_DAYS", 0)
 # Works out the dashboards' figures after data changes, before anyone asks for them.
 CELERY_BEAT_SCHEDULE["dashboards-refresh-stale-figures"] = {
     "task": "dashboards.tasks.refresh_stale_figures",
     "schedule": 60.0,
 }
-CELERY_BEAT_SCHEDULE["accounts-retention-blank-contacts"] = {
-    "task": "accounts.tasks.retention_blank_contacts",
+CELERY_BEAT_SCHEDULE["participants-retention-blank-contacts"] = {
+    "task": "participants.tasks.retention_blank_contacts",
     "schedule": 24 * 60 * 60.0,
 }
 # Completes the active enrolments of cohorts whose last group session is past.

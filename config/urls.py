@@ -13,5 +13,6 @@ urlpatterns = [
     path("q/", include("measures.participant_urls")),
     path("reminders/", include("reminders.urls")),
     path("dashboards/", include("dashboards.urls")),
+    path("staff/subject-access/", include("participants.subject_access_urls")),
     path("staff/", include("accounts.urls")),
 ]

@@ -7,6 +7,7 @@ class ParticipantsConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
-        from participants.models import Participant
+        from participants.models import Participant, SubjectAccessRequest
 
         auditlog.register(Participant)
+        auditlog.register(SubjectAccessRequest)

@@ -1,7 +1,8 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from participants.models import Participant, validate_nhs_number
+from participants.models import Participant, SubjectAccessRequest, validate_nhs_number
 from participants.validators import parse_uk_mobile
 
 
@@ -81,3 +82,19 @@ class ParticipantForm(forms.Form):
 
     def service_kwargs(self) -> dict:
         return {k: v for k, v in self.cleaned_data.items() if k != "service"}
+
+
+class SubjectAccessRequestForm(forms.ModelForm):
+    class Meta:
+        model = SubjectAccessRequest
+        fields = ["received_on", "note"]
+        widgets = {
+            "received_on": forms.DateInput(attrs={"type": "date"}),
+            "note": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_received_on(self):
+        received_on = self.cleaned_data["received_on"]
+        if received_on > timezone.localdate():
+            raise forms.ValidationError("The date the request arrived cannot be in the future.")
+        return received_on

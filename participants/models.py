@@ -3,7 +3,7 @@ from django.db import models
 from nhs_number import is_valid as nhs_number_is_valid
 from phonenumber_field.modelfields import PhoneNumberField
 
-from accounts.models import Service
+from accounts.models import Service, User
 
 
 def validate_nhs_number(value: str) -> None:
@@ -66,3 +66,63 @@ class Participant(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+
+class SubjectAccessRequest(models.Model):
+    """A participant's request for everything held about them (UK GDPR Article 15).
+
+    One clinician records the request; a second clinician reviews the gathered export and
+    approves it; only then can it be downloaded (released).
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested: waiting for a second clinician's review"
+        APPROVED = "approved", "Approved: ready to release"
+        RELEASED = "released", "Released"
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    # A participant with a request on record cannot be deleted: the request and its trail
+    # are the evidence of what was released to whom.
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    received_on = models.DateField(help_text="The day the participant's request arrived.")
+    note = models.TextField(
+        blank=True, help_text="How the request arrived and how identity was checked."
+    )
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    reviewed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [
+            # The participant page's and the list's "requests for this participant".
+            models.Index(fields=["service", "participant"], name="sar_service_participant"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["requested", "approved", "released"]),
+                name="sar_status_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reviewed_by__isnull=True)
+                | ~models.Q(reviewed_by=models.F("requested_by")),
+                name="sar_reviewer_not_requester",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="requested")
+                | models.Q(reviewed_by__isnull=False, reviewed_at__isnull=False),
+                name="sar_reviewed_before_release",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="released") | models.Q(released_at__isnull=False),
+                name="sar_released_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Subject access request {self.pk}"

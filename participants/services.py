@@ -1,12 +1,20 @@
-"""Writes for participants. Every check gives a message a clinician can act on."""
+"""Writes for participants, their subject access requests and contact-detail retention.
 
+Every check gives a message a clinician can act on.
+"""
+
+import datetime
+
+from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Service
+from accounts.audit import record_bulk_changes
+from accounts.models import Service, User
 from participants import events
-from participants.models import Participant
+from participants.models import Participant, SubjectAccessRequest
+from participants.retention import finished
 from participants.validators import parse_uk_mobile
 
 EDITABLE_FIELDS = (
@@ -22,6 +30,7 @@ EDITABLE_FIELDS = (
 )
 # A change to any of these re-plans the person's messages (participants.events).
 CONTACT_FIELDS = ("email", "mobile", "preferred_channel", "messages_opt_out")
+SAR = SubjectAccessRequest
 
 
 @transaction.atomic
@@ -115,3 +124,78 @@ def _validate(participant: Participant) -> None:
         )
     if errors:
         raise ValidationError(errors)
+
+
+@transaction.atomic
+def subject_access_request_create(
+    *, participant: Participant, received_on: datetime.date, note: str, by: User
+) -> SAR:
+    return SAR.objects.create(
+        service_id=participant.service_id,
+        participant=participant,
+        received_on=received_on,
+        note=note,
+        requested_by=by,
+    )
+
+
+@transaction.atomic
+def subject_access_request_approve(*, sar: SAR, by: User) -> SAR:
+    sar = SAR.objects.select_for_update().get(pk=sar.pk)
+    if sar.status != SAR.Status.REQUESTED:
+        raise ValidationError("This request has already been reviewed.", code="not_requested")
+    if sar.requested_by_id == by.pk:
+        raise ValidationError(
+            "A second clinician must review a request: you made this one.", code="same_reviewer"
+        )
+    sar.status = SAR.Status.APPROVED
+    sar.reviewed_by = by
+    sar.reviewed_at = timezone.now()
+    sar.save(update_fields=["status", "reviewed_by", "reviewed_at"])
+    return sar
+
+
+@transaction.atomic
+def subject_access_request_release(*, sar: SAR) -> SAR:
+    sar = SAR.objects.select_for_update().get(pk=sar.pk)
+    if sar.status == SAR.Status.REQUESTED:
+        raise ValidationError("A second clinician has not reviewed this yet.", code="unreviewed")
+    if sar.status == SAR.Status.APPROVED:
+        sar.status = SAR.Status.RELEASED
+        sar.released_at = timezone.now()
+        sar.save(update_fields=["status", "released_at"])
+    return sar
+
+
+# Placed in the audit trail instead of the old value: keeping the address there would
+# defeat the point of removing it.
+REMOVED = "[removed by retention]"
+RETAINED_FIELDS = ("email", "mobile")
+
+
+@transaction.atomic
+def participant_contacts_blank(*, older_than_days: int, today: datetime.date) -> int:
+    """Blank e-mail and mobile of participants who finished long enough ago.
+
+    Who has finished is the registered providers' answer (participants.retention): for
+    programmes, everyone whose enrolments all ended before the cutoff, and only those with
+    at least one, since someone referred but never enrolled is still being contacted.
+    Returns how many participants were changed.
+    """
+    cutoff = today - datetime.timedelta(days=older_than_days)
+    due = list(
+        finished.finished_before(Participant.objects.select_for_update(), cutoff)
+        .exclude(email="", mobile="")
+        .order_by("pk")
+    )
+    if not due:
+        return 0
+    entries = []
+    for participant in due:
+        changes = {field: [REMOVED, ""] for field in RETAINED_FIELDS if getattr(participant, field)}
+        entries.append((participant, changes))
+    Participant.objects.filter(pk__in=[p.pk for p in due]).update(
+        email="", mobile="", updated_at=timezone.now()
+    )
+    record_bulk_changes(entries=entries, action=LogEntry.Action.UPDATE)
+    return len(due)

@@ -9,8 +9,9 @@ class ProgrammesConfig(AppConfig):
 
         from accounts.panels import Panel
         from participants.panels import participant_page
+        from participants.retention import finished
         from programmes import models
-        from programmes.selectors import participant_history
+        from programmes.selectors import participant_history, participants_finished_before
 
         for model in (
             models.Programme,
@@ -35,3 +36,5 @@ class ProgrammesConfig(AppConfig):
                 order=10,
             )
         )
+        # Retention blanks contact details only once programmes says the person has finished.
+        finished.register("programmes.enrolments", participants_finished_before)

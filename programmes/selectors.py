@@ -243,6 +243,16 @@ def participant_history(participant) -> list[dict]:
     return history
 
 
+def participants_finished_before(cutoff: datetime.date) -> QuerySet:
+    """Ids of participants with at least one enrolment and every one of them ended before
+    `cutoff`: who contact-detail retention may reach (registered in participants.retention).
+    Someone only referred has an open enrolment, so is still being contacted."""
+    not_finished = Enrolment.objects.filter(
+        Q(ended_on__isnull=True) | Q(ended_on__gte=cutoff) | Q(status__in=Enrolment.OPEN_STATUSES)
+    ).values("participant_id")
+    return Enrolment.objects.exclude(participant_id__in=not_finished).values("participant_id")
+
+
 def programmes_visible_to(user) -> QuerySet:
     """Shared default programmes and those of the user's own services."""
     from accounts.scope import service_ids

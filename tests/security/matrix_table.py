@@ -98,12 +98,12 @@ TABLE: dict[str, Rule] = {
     "accounts:staff_end_sessions": Rule(need=M, obj="staff_member", method="POST", ok=302),
     # Administrators (values hidden) and clinical roles (their services' values) alike.
     "accounts:audit_list": Rule(any_member=True),
-    "accounts:sar_list": Rule(need=V),
-    "accounts:sar_create": Rule(need=C, obj="participant_pk"),
-    "accounts:sar_detail": Rule(need=V, obj="sar"),
-    "accounts:sar_approve": Rule(need=C, obj="sar", method="POST", ok=302),
-    "accounts:sar_release": Rule(need=C, obj="sar", method="POST", ok=302),
-    "accounts:sar_download": Rule(need=C, obj="sar", kwargs={"fmt": "json"}),
+    "subject_access:list": Rule(need=V),
+    "subject_access:create": Rule(need=C, obj="participant_pk"),
+    "subject_access:detail": Rule(need=V, obj="sar"),
+    "subject_access:approve": Rule(need=C, obj="sar", method="POST", ok=302),
+    "subject_access:release": Rule(need=C, obj="sar", method="POST", ok=302),
+    "subject_access:download": Rule(need=C, obj="sar", kwargs={"fmt": "json"}),
 }
 
 # allauth pages anyone may open without signing in. Every other allauth page needs a

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from django.apps import apps
 from django.utils import timezone
 
-from accounts.models import Membership, SubjectAccessRequest
+from accounts.models import Membership
+from participants.models import SubjectAccessRequest
 from tests.factories import MembershipFactory, ParticipantFactory, ServiceFactory, UserFactory
 
 ROLES = (
@@ -117,7 +118,7 @@ def _side(name: str) -> Side:
     # Released already, so that its downloads are a page and not a refusal.
     side.sar = SubjectAccessRequest.objects.create(
         service=service,
-        participant_id=side.participant.pk,
+        participant=side.participant,
         received_on=START,
         requested_by=colleague,
         reviewed_by=clinician,

@@ -16,9 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import CLINICAL_VALUES, NO_CLINICAL_VALUES, record_view
-from accounts.models import Membership, SubjectAccessRequest
+from accounts.models import Membership
 from accounts.views import PAGE_SIZE
 from measures.models import Administration, Response, RiskAlert, Score, Timepoint
+from participants.models import SubjectAccessRequest
 from programmes.models import Attendance, GroupSession, Phase
 from tests.factories import (
     CANARY_VALUES,
@@ -149,7 +150,7 @@ def make_history(service, clinician, n=0):
         enrolment.save()
         SubjectAccessRequest.objects.create(
             service=service,
-            participant_id=participant.pk,
+            participant=participant,
             received_on=cohort.start_date,
             note=NOTES["request note"],
             requested_by=clinician,

@@ -23,14 +23,14 @@ from django.urls import reverse
 from nhs_number import is_valid as nhs_number_is_valid
 
 from accounts.log_redaction import RedactingFilter
-from accounts.services import (
+from measures import links
+from participants.models import Participant, validate_nhs_number
+from participants.services import (
     participant_contacts_blank,
     subject_access_request_approve,
     subject_access_request_create,
     subject_access_request_release,
 )
-from measures import links
-from participants.models import Participant, validate_nhs_number
 from participants.validators import parse_uk_mobile
 from programmes.services import enrolment_create
 from tests.conftest import sign_in
@@ -180,16 +180,15 @@ def test_no_canary_reaches_the_logs(caplog, client_factory, service, clinician, 
         password_step(anonymous, NAME[0], PHONE)
 
         sar = subject_access_request_create(
-            service_id=service.pk,
-            participant_id=participant.pk,
+            participant=participant,
             received_on=dt.date(2026, 1, 7),
             note="",
             by=clinician,
         )
         subject_access_request_approve(sar=sar, by=colleague)
         subject_access_request_release(sar=sar)
-        staff.get(reverse("accounts:sar_download", args=[sar.pk, "json"]))
-        staff.get(reverse("accounts:sar_download", args=[sar.pk, "html"]))
+        staff.get(reverse("subject_access:download", args=[sar.pk, "json"]))
+        staff.get(reverse("subject_access:download", args=[sar.pk, "html"]))
         staff.post(reverse("account_logout"))
 
     participant.enrolments.update(status="discharged", ended_on=dt.date(2026, 1, 8))

@@ -8,9 +8,9 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 
-from accounts.services import REMOVED, participant_contacts_blank
-from accounts.tasks import retention_blank_contacts
 from participants.models import Participant
+from participants.services import REMOVED, participant_contacts_blank
+from participants.tasks import retention_blank_contacts
 from programmes.models import Enrolment
 from tests.factories import EnrolmentFactory, ParticipantFactory
 

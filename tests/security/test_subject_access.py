@@ -9,10 +9,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError
 from django.urls import reverse
 
-from accounts.models import Membership, SubjectAccessRequest
-from accounts.services import subject_access_request_create
-from accounts.subject_access import Section, export, sections
-from participants.models import Participant
+from accounts.models import Membership
+from participants.models import Participant, SubjectAccessRequest
+from participants.services import subject_access_request_create
+from participants.subject_access import Section, export, sections
 from tests.factories import EnrolmentFactory, MembershipFactory, ParticipantFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,8 +37,7 @@ def participant(service):
 
 def make_request(participant, by):
     return subject_access_request_create(
-        service_id=participant.service_id,
-        participant_id=participant.pk,
+        participant=participant,
         received_on=dt.date(2026, 3, 1),
         note="Letter, identity checked against photo ID.",
         by=by,
@@ -80,7 +79,7 @@ def test_an_app_can_register_its_own_section(participant):
 
 def test_clinician_records_a_request(persona_client, clinician, participant):
     response = persona_client(clinician).post(
-        reverse("accounts:sar_create", args=[participant.pk]),
+        reverse("subject_access:create", args=[participant.pk]),
         {"received_on": "2026-03-01", "note": "By letter"},
     )
     sar = SAR.objects.get()
@@ -91,7 +90,7 @@ def test_clinician_records_a_request(persona_client, clinician, participant):
 
 def test_a_future_received_date_is_a_form_error(persona_client, clinician, participant):
     response = persona_client(clinician).post(
-        reverse("accounts:sar_create", args=[participant.pk]),
+        reverse("subject_access:create", args=[participant.pk]),
         {"received_on": "2999-01-01", "note": ""},
     )
     assert response.status_code == 200
@@ -101,21 +100,21 @@ def test_a_future_received_date_is_a_form_error(persona_client, clinician, parti
 def test_request_for_another_services_participant_is_404(
     persona_client, other_clinician, participant
 ):
-    url = reverse("accounts:sar_create", args=[participant.pk])
+    url = reverse("subject_access:create", args=[participant.pk])
     assert persona_client(other_clinician).get(url).status_code == 404
 
 
 def test_manager_may_not_record_a_request(persona_client, manager, participant):
-    url = reverse("accounts:sar_create", args=[participant.pk])
+    url = reverse("subject_access:create", args=[participant.pk])
     assert persona_client(manager).get(url).status_code == 403
 
 
 def test_the_requester_cannot_review_their_own_request(persona_client, clinician, participant):
     sar = make_request(participant, clinician)
-    page = persona_client(clinician).get(reverse("accounts:sar_detail", args=[sar.pk]))
+    page = persona_client(clinician).get(reverse("subject_access:detail", args=[sar.pk]))
     assert "Rowan" not in page.content.decode()
 
-    persona_client(clinician).post(reverse("accounts:sar_approve", args=[sar.pk]))
+    persona_client(clinician).post(reverse("subject_access:approve", args=[sar.pk]))
 
     sar.refresh_from_db()
     assert sar.status == SAR.Status.REQUESTED
@@ -124,10 +123,10 @@ def test_the_requester_cannot_review_their_own_request(persona_client, clinician
 def test_nothing_can_be_downloaded_before_review(persona_client, clinician, participant):
     sar = make_request(participant, clinician)
     client = persona_client(clinician)
-    client.post(reverse("accounts:sar_release", args=[sar.pk]))
+    client.post(reverse("subject_access:release", args=[sar.pk]))
     sar.refresh_from_db()
     assert sar.status == SAR.Status.REQUESTED
-    assert client.get(reverse("accounts:sar_download", args=[sar.pk, "json"])).status_code == 404
+    assert client.get(reverse("subject_access:download", args=[sar.pk, "json"])).status_code == 404
 
 
 def test_second_clinician_reviews_approves_and_releases(
@@ -138,23 +137,23 @@ def test_second_clinician_reviews_approves_and_releases(
     sar = make_request(participant, clinician)
     reviewer = sign_in(client_factory(), second_clinician)
 
-    preview = reviewer.get(reverse("accounts:sar_detail", args=[sar.pk]))
+    preview = reviewer.get(reverse("subject_access:detail", args=[sar.pk]))
     assert "Rowan" in preview.content.decode()
     assert access_entries(participant).filter(actor=second_clinician).exists()
 
-    reviewer.post(reverse("accounts:sar_approve", args=[sar.pk]))
+    reviewer.post(reverse("subject_access:approve", args=[sar.pk]))
     sar.refresh_from_db()
     assert sar.status == SAR.Status.APPROVED
     assert sar.reviewed_by == second_clinician
 
     requester = sign_in(client_factory(), clinician)
-    requester.post(reverse("accounts:sar_release", args=[sar.pk]))
+    requester.post(reverse("subject_access:release", args=[sar.pk]))
     sar.refresh_from_db()
     assert sar.status == SAR.Status.RELEASED
     assert sar.released_at is not None
 
-    as_json = requester.get(reverse("accounts:sar_download", args=[sar.pk, "json"]))
-    as_html = requester.get(reverse("accounts:sar_download", args=[sar.pk, "html"]))
+    as_json = requester.get(reverse("subject_access:download", args=[sar.pk, "json"]))
+    as_html = requester.get(reverse("subject_access:download", args=[sar.pk, "html"]))
     assert as_json.status_code == as_html.status_code == 200
     assert json.loads(as_json.content)["participant_reference"] == participant.reference
     assert "Rowan" in as_html.content.decode()
@@ -165,7 +164,7 @@ def test_second_clinician_reviews_approves_and_releases(
 
 def test_unknown_download_format_is_404(persona_client, clinician, participant):
     sar = make_request(participant, clinician)
-    url = reverse("accounts:sar_download", args=[sar.pk, "xml"])
+    url = reverse("subject_access:download", args=[sar.pk, "xml"])
     assert persona_client(clinician).get(url).status_code == 404
 
 
@@ -173,11 +172,11 @@ def test_other_service_cannot_see_the_request(
     persona_client, clinician, other_clinician, participant
 ):
     sar = make_request(participant, clinician)
-    url = reverse("accounts:sar_detail", args=[sar.pk])
+    url = reverse("subject_access:detail", args=[sar.pk])
     assert persona_client(other_clinician).get(url).status_code == 404
     assert (
         persona_client(other_clinician)
-        .post(reverse("accounts:sar_approve", args=[sar.pk]))
+        .post(reverse("subject_access:approve", args=[sar.pk]))
         .status_code
         == 404
     )
@@ -187,9 +186,9 @@ def test_list_shows_requests_of_the_users_services_only(
     persona_client, clinician, other_clinician, participant
 ):
     make_request(participant, clinician)
-    theirs = persona_client(other_clinician).get(reverse("accounts:sar_list"))
+    theirs = persona_client(other_clinician).get(reverse("subject_access:list"))
     assert list(theirs.context["page"]) == []
-    page = persona_client(clinician).get(reverse("accounts:sar_list"))
+    page = persona_client(clinician).get(reverse("subject_access:list"))
     assert page.status_code == 200
     assert len(page.context["page"]) == 1
 

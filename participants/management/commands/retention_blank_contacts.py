@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from accounts.services import participant_contacts_blank
+from participants.services import participant_contacts_blank
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.services import participant_contacts_blank
+from participants.services import participant_contacts_blank
 
 
 @shared_task
