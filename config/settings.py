@@ -324,6 +324,11 @@ CELERY_BEAT_SCHEDULE["accounts-retention-blank-contacts"] = {
     "task": "accounts.tasks.retention_blank_contacts",
     "schedule": 24 * 60 * 60.0,
 }
+# Completes the active enrolments of cohorts whose last group session is past.
+CELERY_BEAT_SCHEDULE["programmes-complete-finished-enrolments"] = {
+    "task": "programmes.tasks.complete_finished_enrolments",
+    "schedule": 24 * 60 * 60.0,
+}
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,8 @@
 """Per-cohort figures for the service dashboard: worked out once per change, then reused.
 
 `current_figures` returns each cohort's figures, first recomputing (in one batch of
-aggregate queries, however many cohorts) those whose data changed since they were stored.
+aggregate queries, however many cohorts) those whose data changed since they were stored,
+or that were stored on an earlier day (sessions held since then count now).
 What is stored is what the service dashboard pools across cohorts: counts, sums and the
 distinct (baseline, end-of-programme) score pairs with their counts, so pooled means, SDs,
 effect sizes and reliable-change counts are exactly those of the raw scores.
@@ -9,6 +10,7 @@ effect sizes and reliable-change counts are exactly those of the raw scores.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import math
 from collections import defaultdict
@@ -23,7 +25,7 @@ from dashboards.cache import cache
 from dashboards.freshness import new_version
 from dashboards.models import CohortFigures
 from measures.models import Administration, Score, Timepoint
-from programmes.models import Attendance, Cohort, Enrolment
+from programmes.models import Attendance, Cohort, Enrolment, counted_attendance_q
 
 BASELINE = "baseline"
 COMPARISON_TIMEPOINT = "week52"
@@ -56,16 +58,28 @@ def current_versions(cohorts: QuerySet[Cohort]) -> dict[int, int]:
     return _current(cohorts, "version")
 
 
+def start_of_today() -> datetime.datetime:
+    """Figures worked out before this moment were worked out on an earlier day: what was
+    held then is not what is held now (programmes.models.held_q), so they are stale."""
+    return timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time()))
+
+
 def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
     rows = list(
         cohorts.order_by().values_list(
-            "id", "figures__version", "figures__computed_from", f"figures__{field}"
+            "id",
+            "figures__version",
+            "figures__computed_from",
+            "figures__computed_at",
+            f"figures__{field}",
         )
     )
     result = {}
     stale = {}
-    for cohort_id, version, computed_from, value in rows:
-        if version is not None and version == computed_from:
+    today_began = start_of_today()
+    for cohort_id, version, computed_from, computed_at, value in rows:
+        fresh_today = computed_at is not None and computed_at >= today_began
+        if version is not None and version == computed_from and fresh_today:
             result[cohort_id] = value
         else:
             stale[cohort_id] = version
@@ -99,8 +113,9 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
     return result
 
 
-def compute(cohort_ids: list[int]) -> dict[int, dict]:
+def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dict[int, dict]:
     """Work out the figures of the given cohorts from their data, in five queries."""
+    today = today or timezone.localdate()
     figures = {
         i: {
             "enrolments": {},
@@ -121,7 +136,9 @@ def compute(cohort_ids: list[int]) -> dict[int, dict]:
         figures[cohort_id]["enrolments"][status] = n
     for cohort_id, recorded, attended in (
         Attendance.objects.filter(
-            enrolment__cohort_id__in=cohort_ids, enrolment__status__in=STARTED
+            counted_attendance_q(today),
+            enrolment__cohort_id__in=cohort_ids,
+            enrolment__status__in=STARTED,
         )
         .values_list("enrolment__cohort_id")
         .annotate(

@@ -3,8 +3,9 @@
 Every write of a cohort's clinical data (registers, enrolments, questionnaires, scores)
 gives the cohort's row a new random `version` in the same transaction
 (dashboards.freshness). A row whose `computed_from` differs from its `version` is stale, and
-the next reader recomputes it (dashboards.figures) before using it. So the service dashboard
-never reads figures older than the data, and no expiry time is involved.
+the next reader recomputes it (dashboards.figures) before using it, as it does a row
+worked out on an earlier day (what counts as held moves with the date). So the service
+dashboard never reads figures older than the data or the day.
 """
 
 from django.db import models

@@ -28,7 +28,14 @@ from dashboards.tables import (
 )
 from measures.definitions import get_instrument
 from measures.models import Administration, Score, Timepoint
-from programmes.models import Attendance, Cohort, Enrolment, GroupSession
+from programmes.models import (
+    Attendance,
+    Cohort,
+    Enrolment,
+    GroupSession,
+    counts_for_enrolment,
+    is_held,
+)
 
 BASELINE = "baseline"
 OCCUPATION = "occupation"
@@ -156,18 +163,37 @@ def _people(cohort: Cohort, show_names: bool) -> list[Person]:
 _CANCELLED_CELL = ("X", "session cancelled")
 _UNRECORDED_CELL = ("", "not recorded")
 _CELLS = {status: (code, ATTENDANCE_MEANINGS[status]) for status, code in ATTENDANCE_CODES.items()}
+# A mark kept on a session after the person left, or on one not yet held: shown, not counted.
+_UNCOUNTED_CELLS = {
+    status: (code, f"{ATTENDANCE_MEANINGS[status]} (not counted)")
+    for status, code in ATTENDANCE_CODES.items()
+}
 _ATTENDED = frozenset(Attendance.ATTENDED)
 
 
-def _register(cohort: Cohort, enrolment_ids: list[int]) -> dict:
+def _register(
+    cohort: Cohort, ended_on: dict[int, datetime.date | None], today: datetime.date
+) -> dict:
     """The register grid and attendance by phase, by enrolment id (no names), in one pass.
 
+    `ended_on` maps each enrolment id to the day it ended (or None). Only held sessions
+    (programmes.models.held_q) count, and each person's only up to the day they left.
     {"attendance": sessions, header, phases and totals; "people": {enrolment id:
     (attended, recorded, the grid row's cells as HTML)}}.
     """
+    enrolment_ids = list(ended_on)
     sessions = list(
         GroupSession.objects.filter(cohort=cohort)
-        .values("id", "number", "week", "date", "status", "phase__name", "phase__order")
+        .values(
+            "id",
+            "number",
+            "week",
+            "date",
+            "status",
+            "register_taken_at",
+            "phase__name",
+            "phase__order",
+        )
         .order_by("number")
     )
     # By enrolment id: the enrolment index finds these rows without a join on the session.
@@ -183,6 +209,7 @@ def _register(cohort: Cohort, enrolment_ids: list[int]) -> dict:
     phases: dict[str, dict] = {}
     for session in sessions:
         session["label"] = f"Session {session['number']}, {_day(session['date'])}"
+        taken = session.pop("register_taken_at") is not None
         phase = phases.get(session["phase__name"])
         if phase is None:
             phase = phases[session["phase__name"]] = {
@@ -197,12 +224,21 @@ def _register(cohort: Cohort, enrolment_ids: list[int]) -> dict:
             for row in rows:
                 row[3].append(_CANCELLED_CELL)
             continue
-        phase["sessions"] += 1
+        held = is_held(
+            date=session["date"],
+            status=session["status"],
+            register_taken=taken,
+            today=today,
+        )
+        phase["sessions"] += held
         session_id, recorded, attended = session["id"], 0, 0
         for row in rows:
             status = marks[row[0]].get(session_id)
             if status is None:
                 row[3].append(_UNRECORDED_CELL)
+                continue
+            if not (held and counts_for_enrolment(session["date"], ended_on[row[0]])):
+                row[3].append(_UNCOUNTED_CELLS[status])
                 continue
             row[3].append(_CELLS[status])
             recorded += 1
@@ -238,10 +274,14 @@ def _retention(cohort: Cohort, people: list[Person], today: datetime.date) -> di
         date = cohort.week_date(week)
         if date > today:
             break
+        # Counted by the day each person actually left (ended_on, however late it was
+        # recorded); someone who completed stayed to the end, even when the last session
+        # came before week 52's date.
         still = sum(
             1
             for p in started
-            if p.enrolled_on <= date and (p.ended_on is None or p.ended_on >= date)
+            if p.enrolled_on <= date
+            and (p.ended_on is None or p.ended_on >= date or p.status == Enrolment.Status.COMPLETED)
         )
         weeks.append({"week": week, "date": _day(date), "enrolled": still})
     leavers = Counter()
@@ -376,12 +416,16 @@ def cohort_dashboard(
     counted_ids = [p.enrolment_id for p in counted]
     versions = figures.current_versions(Cohort.objects.filter(service_id=cohort.service_id))
     # The register without names, worked out once per version of the cohort's data (its
-    # sessions, enrolments and attendance all give it a new one); names are put to it here.
-    register_key = f"dashboards:register:{OUTCOMES_SCHEMA}:{cohort.pk}:{versions[cohort.pk]}"
+    # sessions, enrolments and attendance all give it a new one) and per day, since a day
+    # passing makes sessions held without any write; names are put to it here.
+    register_key = (
+        f"dashboards:register:{OUTCOMES_SCHEMA}:{cohort.pk}:{versions[cohort.pk]}:"
+        f"{today.isoformat()}"
+    )
     register = cache.get(register_key)
     if register is None or any(p.enrolment_id not in register["people"] for p in people):
         # (The second test only guards against an enrolment written without its signals.)
-        register = _register(cohort, [p.enrolment_id for p in people])
+        register = _register(cohort, {p.enrolment_id: p.ended_on for p in people}, today)
         cache.set(register_key, register, OUTCOMES_SECONDS)
     attendance = register["attendance"]
     for person in people:

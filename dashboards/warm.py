@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.db.models import F, Q
 
 from dashboards import selectors
-from dashboards.figures import current_versions
+from dashboards.figures import current_versions, start_of_today
 from dashboards.service_views import service_figures_html
 from programmes.models import Cohort
 
@@ -24,6 +24,8 @@ def stale_cohorts():
         Q(figures__isnull=True)
         | Q(figures__computed_from__isnull=True)
         | ~Q(figures__computed_from=F("figures__version"))
+        # Worked out on an earlier day: sessions held since then are not in them.
+        | Q(figures__computed_at__lt=start_of_today())
     )
 
 

@@ -138,7 +138,14 @@ class EnrolmentEndForm(forms.Form):
         choices=[(s.value, s.label) for s in Enrolment.ENDED_STATUSES],
         widget=forms.RadioSelect,
     )
-    ended_on = forms.DateField(label="Date", widget=DateInput())
+    ended_on = forms.DateField(
+        label="Date it ended",
+        widget=DateInput(),
+        help_text=(
+            "The day the person actually left, even if that was weeks ago. Registers after "
+            "it no longer list them; attendance recorded after it is kept but not counted."
+        ),
+    )
     reason = forms.CharField(
         max_length=300,
         required=False,

@@ -138,6 +138,11 @@ class Cohort(models.Model):
         return self.start_date + datetime.timedelta(weeks=week - 1)
 
 
+class GroupSessionQuerySet(models.QuerySet):
+    def held(self, today: datetime.date):
+        return self.filter(held_q(today))
+
+
 class GroupSession(models.Model):
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
@@ -165,6 +170,8 @@ class GroupSession(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    objects = GroupSessionQuerySet.as_manager()
+
     class Meta:
         ordering = ["cohort", "number"]
         constraints = [
@@ -187,6 +194,50 @@ class GroupSession(models.Model):
         from django.urls import reverse
 
         return reverse("programmes:register", args=[self.pk])
+
+    def is_held(self, today: datetime.date) -> bool:
+        return is_held(
+            date=self.date,
+            status=self.status,
+            register_taken=self.register_taken_at is not None,
+            today=today,
+        )
+
+
+def held_q(today: datetime.date, prefix: str = "") -> Q:
+    """Sessions that have been held by `today`, as a filter (`prefix` reaches a related one).
+
+    The one definition of "held", for every count of sessions or attendance: not cancelled,
+    and either past, or today with its register taken. A future session is never held.
+    """
+    return ~Q(**{f"{prefix}status": GroupSession.Status.CANCELLED}) & (
+        Q(**{f"{prefix}date__lt": today})
+        | Q(**{f"{prefix}date": today, f"{prefix}register_taken_at__isnull": False})
+    )
+
+
+def is_held(*, date: datetime.date, status: str, register_taken: bool, today: datetime.date):
+    """held_q for a session already in memory (a row, or values() of one)."""
+    if status == GroupSession.Status.CANCELLED:
+        return False
+    return date < today or (date == today and register_taken)
+
+
+def counts_for_enrolment(session_date: datetime.date, ended_on: datetime.date | None) -> bool:
+    """Whether a mark on a session of this date counts in the enrolment's figures.
+
+    An enrolment covers the sessions up to and including the day it ended (the date the
+    person actually left, however late that was recorded); marks after it stay in the
+    database and the exports but count in no rate, run or retention figure.
+    """
+    return ended_on is None or session_date <= ended_on
+
+
+def counted_attendance_q(today: datetime.date) -> Q:
+    """Attendance rows that count in figures: on a held session, within the enrolment."""
+    return held_q(today, "session__") & (
+        Q(enrolment__ended_on__isnull=True) | Q(session__date__lte=F("enrolment__ended_on"))
+    )
 
 
 class Enrolment(models.Model):

@@ -8,7 +8,15 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.scope import Can, scoped
-from programmes.models import Attendance, Cohort, Enrolment, GroupSession, Phase, Programme
+from programmes.models import (
+    Attendance,
+    Cohort,
+    Enrolment,
+    GroupSession,
+    Phase,
+    Programme,
+    counts_for_enrolment,
+)
 
 DNA_RUN_FLAG = 3
 DNA_RULE = (
@@ -18,10 +26,14 @@ DNA_RULE = (
 
 
 def enrolments_open_at(session: GroupSession) -> QuerySet:
-    """Enrolments on the session's register: begun by its date and not ended before it."""
+    """Enrolments on the session's register: begun by its date and not ended before it.
+
+    An enrolment that ended on the session's day is on it (models.counts_for_enrolment):
+    someone completed on the date of the last session is still on that session's register.
+    """
     return (
         Enrolment.objects.filter(cohort_id=session.cohort_id, enrolled_on__lte=session.date)
-        .filter(Q(status__in=Enrolment.OPEN_STATUSES) | Q(ended_on__gt=session.date))
+        .filter(Q(status__in=Enrolment.OPEN_STATUSES) | Q(ended_on__gte=session.date))
         .select_related("participant")
         .order_by("participant__family_name", "participant__given_name", "pk")
     )
@@ -91,6 +103,11 @@ class PhaseBlock:
     rate: Rate
     first_date: datetime.date
     last_date: datetime.date
+    held: int = 0
+
+    @property
+    def not_cancelled(self) -> int:
+        return sum(1 for s in self.sessions if s.status != GroupSession.Status.CANCELLED)
 
 
 @dataclass
@@ -106,6 +123,9 @@ class CohortOverview:
 
 
 def cohort_overview(cohort: Cohort) -> CohortOverview:
+    """The cohort page. Only held sessions count (models.held_q), and each person's marks
+    only up to the day they left."""
+    today = timezone.localdate()
     phases = list(Phase.objects.filter(programme_id=cohort.programme_id).order_by("order"))
     sessions = list(cohort.sessions.order_by("date", "number"))
     enrolments = list(
@@ -120,13 +140,17 @@ def cohort_overview(cohort: Cohort) -> CohortOverview:
     )
 
     by_id = {s.pk: s for s in sessions}
+    ended_on = {e.pk: e.ended_on for e in enrolments}
+    held = {s.pk for s in sessions if s.is_held(today)}
     present_count: dict[int, int] = defaultdict(int)
     per_enrolment: dict[int, list[tuple[GroupSession, str]]] = defaultdict(list)
     phase_rates: dict[int, Rate] = defaultdict(Rate)
     overall = Rate()
     for session_id, enrolment_id, status in marks:
         session = by_id[session_id]
-        if session.status == GroupSession.Status.CANCELLED:
+        if session_id not in held or not counts_for_enrolment(
+            session.date, ended_on.get(enrolment_id)
+        ):
             continue
         attended = status in Attendance.ATTENDED
         per_enrolment[enrolment_id].append((session, status))
@@ -161,9 +185,9 @@ def cohort_overview(cohort: Cohort) -> CohortOverview:
                 rate=phase_rates.get(phase.pk, Rate()),
                 first_date=first,
                 last_date=last,
+                held=sum(1 for s in sessions if s.phase_id == phase.pk and s.pk in held),
             )
         )
-    today = timezone.localdate()
     upcoming = [
         s for s in sessions if s.date >= today and s.status != GroupSession.Status.CANCELLED
     ]
@@ -202,10 +226,15 @@ def participant_history(participant) -> list[dict]:
     by_enrolment: dict[int, list[Attendance]] = defaultdict(list)
     for mark in marks:
         by_enrolment[mark.enrolment_id].append(mark)
+    today = timezone.localdate()
     history = []
     for enrolment in enrolments:
         rows = by_enrolment.get(enrolment.pk, [])
-        counted = [m for m in rows if m.session.status != GroupSession.Status.CANCELLED]
+        counted = [
+            m
+            for m in rows
+            if m.session.is_held(today) and counts_for_enrolment(m.session.date, enrolment.ended_on)
+        ]
         rate = Rate(
             attended=sum(1 for m in counted if m.attended),
             recorded=len(counted),

@@ -12,7 +12,7 @@ import holidays
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -282,7 +282,11 @@ def enrolment_create(
 def enrolment_end(
     *, enrolment: Enrolment, status: str, ended_on: datetime.date, reason: str = ""
 ) -> Enrolment:
-    """Withdraw, discharge or complete an enrolment."""
+    """Withdraw, discharge or complete an enrolment, on the day it actually ended.
+
+    That day may be in the past (recorded late): figures then count the person only up to
+    it, and the registers after it no longer list them. It cannot be in the future.
+    """
     enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
@@ -296,6 +300,11 @@ def enrolment_end(
         errors["ended_on"] = [
             f"The end date cannot be before the enrolment date ({_day(enrolment.enrolled_on)})."
         ]
+    elif ended_on > timezone.localdate():
+        errors["ended_on"] = [
+            "The end date cannot be in the future. Give the date the person actually left: "
+            "today or an earlier day."
+        ]
     if status != Enrolment.Status.COMPLETED and not reason:
         errors["reason"] = ["Give a reason for the withdrawal or discharge."]
     if errors:
@@ -306,6 +315,53 @@ def enrolment_end(
     enrolment.save(update_fields=["status", "ended_on", "end_reason"])
     events.enrolment_ended.send(sender=Enrolment, enrolment=enrolment)
     return enrolment
+
+
+@transaction.atomic
+def enrolments_complete_finished(*, today: datetime.date) -> int:
+    """Complete every active enrolment of a cohort whose last group session is past.
+
+    The last session is the last one not cancelled; each enrolment ends on its date (or on
+    the enrolment date, for someone enrolled after it). Runs a fixed number of queries
+    however many cohorts and people; sends events.enrolment_ended for each (follow-up
+    questionnaires carry on after a completion). Returns how many were completed.
+    """
+    last_session = (
+        GroupSession.objects.filter(cohort_id=OuterRef("cohort_id"))
+        .exclude(status=GroupSession.Status.CANCELLED)
+        .order_by("-date")
+        .values("date")[:1]
+    )
+    # Row claim: two beat runs at once, or a clinician ending the enrolment by hand at the
+    # same moment (enrolment_end locks the row too). skip_locked leaves a row someone else
+    # holds to them; if their change rolls back, the next daily run completes it.
+    due = list(
+        Enrolment.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("cohort", "participant")
+        .annotate(last_session=Subquery(last_session))
+        .filter(status=Enrolment.Status.ACTIVE, last_session__lt=today)
+        .order_by("pk")
+    )
+    if not due:
+        return 0
+    entries = []
+    for enrolment in due:
+        ended_on = max(enrolment.last_session, enrolment.enrolled_on)
+        entries.append(
+            (
+                enrolment,
+                {
+                    "status": [enrolment.status, Enrolment.Status.COMPLETED],
+                    "ended_on": [enrolment.ended_on, ended_on],
+                },
+            )
+        )
+        enrolment.status, enrolment.ended_on = Enrolment.Status.COMPLETED, ended_on
+    Enrolment.objects.bulk_update(due, ["status", "ended_on"])
+    record_bulk_changes(entries=entries)
+    for enrolment in due:
+        events.enrolment_ended.send(sender=Enrolment, enrolment=enrolment)
+    return len(due)
 
 
 # The register --------------------------------------------------------------------------

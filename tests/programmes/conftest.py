@@ -15,6 +15,24 @@ START = datetime.date(2026, 1, 5)
 TODAY = datetime.date(2026, 3, 2)  # session 9, in the preparation phase
 
 
+def at(day: datetime.date, hour: int = 12):
+    """Time frozen at `hour` o'clock in London on `day`."""
+    return time_machine.travel(
+        datetime.datetime.combine(day, datetime.time(hour, 0), tzinfo=LONDON), tick=False
+    )
+
+
+@pytest.fixture
+def empty_dashboard_cache():
+    """The dashboards' cache, empty before and after (its keys name cohort ids, which repeat
+    between tests)."""
+    from dashboards.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def frozen_today():
     with time_machine.travel(datetime.datetime(2026, 3, 2, 12, 0, tzinfo=LONDON), tick=False):
