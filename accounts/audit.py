@@ -42,12 +42,18 @@ def _actor():
 
 
 def record_bulk_changes(
-    *, entries: list[tuple[Model, dict[str, list]]], action: int = LogEntry.Action.UPDATE
+    *,
+    entries: list[tuple[Model, dict[str, list]]],
+    action: int = LogEntry.Action.UPDATE,
+    actor=None,
 ) -> None:
-    """Log many changes in one query. `entries` is [(instance, {field: [old, new]})]."""
+    """Log many changes in one query. `entries` is [(instance, {field: [old, new]})].
+
+    `actor` names who made them where the caller knows; otherwise the auditlog context's.
+    """
     if not entries:
         return
-    actor = _actor()
+    actor = actor or _actor()
     actor = actor if getattr(actor, "pk", None) else None
     content_types = ContentType.objects.get_for_models(*{type(obj) for obj, _ in entries})
     LogEntry.objects.bulk_create(

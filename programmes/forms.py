@@ -7,6 +7,7 @@ from django.utils import timezone
 from accounts.models import Service
 from participants.forms import DateInput
 from participants.models import Participant
+from programmes.calendar import decision_field
 from programmes.models import Attendance, Cohort, Enrolment, Programme
 from programmes.services import facilitator_candidates
 
@@ -109,10 +110,43 @@ class CohortStartMoveForm(forms.Form):
         label="New date of the first session",
         widget=DateInput(),
         help_text=(
-            "Every session whose register has not been taken moves by the same number of "
-            "days, and so do questionnaire dates."
+            "Every session not yet held moves by the same number of days, and so do "
+            "questionnaire dates. You see the resulting calendar before anything changes."
         ),
     )
+
+
+class CohortStartMoveDecisionsForm(forms.Form):
+    """One radio group per session the preview offers a choice for.
+
+    The proposed choice is preselected, except where the earlier decision no longer fits its
+    new date: then the clinician must choose.
+    """
+
+    def __init__(self, *args, preview, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.preview = preview
+        for plan in preview.with_choices:
+            self.fields[decision_field(plan.session)] = forms.ChoiceField(
+                label=f"Session {plan.number}",
+                choices=[(c.value, c.label) for c in plan.choices],
+                widget=forms.RadioSelect,
+                initial=plan.proposed,
+                error_messages={"required": f"Choose what happens to session {plan.number}."},
+            )
+
+    def decisions(self) -> dict[int, str]:
+        return {
+            plan.session.pk: self.cleaned_data[decision_field(plan.session)]
+            for plan in self.preview.with_choices
+        }
+
+    def rows(self):
+        """(plan, bound field or None) for every session, for the preview table."""
+        return [
+            (plan, self[decision_field(plan.session)] if plan.choices else None)
+            for plan in self.preview.sessions
+        ]
 
 
 class ParticipantChoiceField(forms.ModelChoiceField):

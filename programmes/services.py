@@ -6,20 +6,20 @@ programmes.events inside the same transaction.
 
 import datetime
 from collections.abc import Iterable, Mapping
-from functools import cache
 
-import holidays
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Max, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.audit import record_bulk_changes
 from accounts.models import Membership, Service
 from participants.models import Participant
-from programmes import events
+from programmes import calendar, events
+from programmes.calendar import bank_holiday_name
 from programmes.models import (
     Attendance,
     Cohort,
@@ -30,17 +30,6 @@ from programmes.models import (
     Programme,
 )
 from programmes.selectors import enrolments_open_at
-
-
-@cache
-def _bank_holidays(year: int):
-    return holidays.country_holidays("GB", subdiv="ENG", years=year)
-
-
-def bank_holiday_name(day: datetime.date) -> str:
-    """The bank holiday in England and Wales on `day`, or ""."""
-    name = _bank_holidays(day.year).get(day) or ""
-    return name[:100]
 
 
 def _day(day: datetime.date, fmt: str = "j F Y") -> str:
@@ -201,46 +190,51 @@ def _refuse_if_settled(session: GroupSession, verb: str) -> None:
 
 
 @transaction.atomic
-def cohort_start_move(*, cohort: Cohort, new_start_date: datetime.date) -> Cohort:
-    """Move the start date, and every session whose register is not yet taken, by one offset."""
+def cohort_start_move(
+    *,
+    cohort: Cohort,
+    new_start_date: datetime.date,
+    decisions: Mapping[int, str] | None = None,
+    by=None,
+) -> Cohort:
+    """Move the start date, and re-date every session not yet held, as previewed.
+
+    `decisions` maps session id to one of the choices programmes.calendar offers it; a
+    session that needs a new decision and has none, or a choice it does not offer, refuses
+    the whole move (ValidationError keyed by calendar.decision_field).
+    """
     cohort = Cohort.objects.select_for_update().get(pk=cohort.pk)
-    offset = new_start_date - cohort.start_date
-    if not offset:
-        raise ValidationError({"new_start_date": ["The cohort already starts on this date."]})
-    sessions = list(cohort.sessions.order_by("date", "number"))
-    moving = [s for s in sessions if s.register_taken_at is None]
-    held_dates = {
-        s.date
-        for s in sessions
-        if s.register_taken_at is not None and s.status != GroupSession.Status.CANCELLED
-    }
-    clashes = sorted(
-        s.number
-        for s in moving
-        if s.status != GroupSession.Status.CANCELLED and s.date + offset in held_dates
+    preview = calendar.cohort_start_move_preview(
+        cohort=cohort, new_start_date=new_start_date, decisions=decisions
     )
-    if clashes:
-        raise ValidationError(
-            {
-                "new_start_date": [
-                    "This would put session "
-                    + ", ".join(str(n) for n in clashes)
-                    + " on the date of a session whose register has been taken. "
-                    "Choose another date."
-                ]
-            }
-        )
+    preview.raise_if_invalid()
     previous_start_date = cohort.start_date
     cohort.start_date = new_start_date
     cohort.weekday = new_start_date.weekday()
     cohort.save(update_fields=["start_date", "weekday"])
-    # One row at a time, in the direction of travel, so that no session ever lands on a date
-    # another session has not yet left (the one-per-day constraint is checked per row).
-    for session in sorted(moving, key=lambda s: s.date, reverse=offset.days > 0):
-        session.date += offset
-        session.planned_date += offset
-        session.bank_holiday = bank_holiday_name(session.date)
-        session.save(update_fields=["date", "planned_date", "bank_holiday"])
+
+    changed = preview.changed
+    entries = [(plan.session, plan.changes()) for plan in changed]
+    rows = []
+    for plan in changed:
+        session, outcome = plan.session, plan.outcome
+        session.planned_date = plan.new_planned_date
+        session.date, session.status = outcome.date, outcome.status
+        session.change_reason, session.start_time = outcome.reason, outcome.start_time
+        session.bank_holiday = outcome.bank_holiday
+        rows.append(session)
+    # Choices can reorder sessions (a move dropped lands on a day another session is leaving),
+    # so no order of single-row updates is safe against session_one_per_day_per_cohort. Every
+    # changing row is first set aside as cancelled, which the constraint ignores; the preview
+    # has already proved the final calendar has one session a day.
+    GroupSession.objects.filter(pk__in=[s.pk for s in rows]).update(
+        status=GroupSession.Status.CANCELLED,
+        change_reason=Coalesce(NullIf("change_reason", Value("")), Value("Start date moving")),
+    )
+    GroupSession.objects.bulk_update(
+        rows, ["planned_date", "date", "status", "change_reason", "start_time", "bank_holiday"]
+    )
+    record_bulk_changes(entries=entries, actor=by)
     events.cohort_rescheduled.send(
         sender=Cohort, cohort=cohort, previous_start_date=previous_start_date
     )

@@ -11,9 +11,10 @@ from accounts.audit import record_bulk_changes
 from accounts.models import Service
 from accounts.scope import Can, get_scoped_or_404, roles_by_service, service_ids
 from participants.forms import add_service_errors
-from programmes import selectors, services
+from programmes import calendar, selectors, services
 from programmes.forms import (
     CohortForm,
+    CohortStartMoveDecisionsForm,
     CohortStartMoveForm,
     EnrolForm,
     EnrolmentEndForm,
@@ -114,19 +115,57 @@ def cohort_create(request):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def cohort_move_start(request, pk):
+    """Two steps: the new date, then the resulting calendar to decide on and confirm.
+
+    The date alone (a GET with it in the query string, or a POST of the date form) only
+    shows the preview; a POST with "confirm" applies it.
+    """
     cohort = get_scoped_or_404(request.user, Cohort, can=Can.CHANGE_CLINICAL, pk=pk)
-    form = CohortStartMoveForm(request.POST or None, initial={"new_start_date": cohort.start_date})
-    if request.method == "POST" and form.is_valid():
+    sent = request.GET if "new_start_date" in request.GET else None
+    if request.method == "POST":
+        sent = request.POST
+    form = CohortStartMoveForm(sent, initial={"new_start_date": cohort.start_date})
+    if sent is None or not form.is_valid():
+        return _move_start_page(request, cohort, form)
+    new_start_date = form.cleaned_data["new_start_date"]
+    preview = calendar.cohort_start_move_preview(cohort=cohort, new_start_date=new_start_date)
+    if not preview.sessions and preview.errors:
+        # A date no choice can make work (the same date, years away) is answered on the
+        # date form; a clash is shown on the calendar, where choices may resolve it.
+        add_service_errors(form, ValidationError(preview.errors))
+        return _move_start_page(request, cohort, form)
+
+    confirming = request.method == "POST" and "confirm" in request.POST
+    decisions_form = CohortStartMoveDecisionsForm(
+        request.POST if confirming else None, preview=preview
+    )
+    if confirming and decisions_form.is_valid():
+        decisions = decisions_form.decisions()
+        done = preview.with_decisions(decisions)
         try:
             services.cohort_start_move(
-                cohort=cohort, new_start_date=form.cleaned_data["new_start_date"]
+                cohort=cohort, new_start_date=new_start_date, decisions=decisions, by=request.user
             )
         except ValidationError as exc:
-            add_service_errors(form, exc)
+            add_service_errors(decisions_form, exc)
         else:
-            messages.success(request, "Start date moved; sessions not yet held moved with it.")
+            messages.success(request, done.summary())
             return redirect(cohort)
+    return render(
+        request,
+        "programmes/cohort_move_start_preview.html",
+        {
+            "cohort": cohort,
+            "preview": preview,
+            "form": decisions_form,
+            "clashes": [] if decisions_form.is_bound else preview.errors.get("new_start_date", []),
+        },
+    )
+
+
+def _move_start_page(request, cohort, form):
     return render(request, "programmes/cohort_move_start.html", {"form": form, "cohort": cohort})
 
 

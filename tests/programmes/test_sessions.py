@@ -1,12 +1,20 @@
 import datetime
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 
 from programmes import events, services
 from programmes.models import GroupSession
+from tests.programmes.conftest import LONDON, START
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def first_session_day():
+    with time_machine.travel(datetime.datetime(2026, 1, 5, 18, 0, tzinfo=LONDON), tick=False):
+        yield START
 
 
 def _dates(cohort):
@@ -56,7 +64,7 @@ def test_moving_or_cancelling_needs_a_reason(cohort):
 
 
 def test_moving_the_start_date_moves_sessions_not_yet_held_and_announces_it(
-    cohort, clinician, frozen_today
+    cohort, clinician, first_session_day
 ):
     held = cohort.sessions.get(number=1)
     services.attendance_record(session=held, statuses={}, group_note="", by=clinician)
@@ -81,7 +89,9 @@ def test_moving_the_start_date_moves_sessions_not_yet_held_and_announces_it(
     assert cohort.sessions.get(date=datetime.date(2026, 4, 7)).bank_holiday == ""
 
 
-def test_moving_the_start_date_back_onto_a_held_session_is_refused(cohort, clinician, frozen_today):
+def test_moving_the_start_date_back_onto_a_held_session_is_refused(
+    cohort, clinician, first_session_day
+):
     services.attendance_record(
         session=cohort.sessions.get(number=1), statuses={}, group_note="", by=clinician
     )

@@ -1,12 +1,13 @@
 import datetime
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils.html import escape
 
 from programmes.models import Attendance, Cohort, Enrolment, GroupSession, Programme
 from tests.factories import ParticipantFactory, UserFactory
-from tests.programmes.conftest import START, TODAY, enrol_many, make_cohort
+from tests.programmes.conftest import LONDON, START, TODAY, enrol_many, make_cohort
 
 pytestmark = pytest.mark.django_db
 
@@ -239,10 +240,18 @@ def test_clinician_moves_and_cancels_sessions(persona_client, clinician, cohort)
     assert last.status == GroupSession.Status.CANCELLED
 
 
-def test_clinician_moves_the_start_date(persona_client, clinician, cohort):
-    response = persona_client(clinician).post(
-        reverse("programmes:cohort_move_start", args=[cohort.pk]), {"new_start_date": "2026-01-12"}
-    )
+def test_clinician_moves_the_start_date_after_seeing_the_calendar(
+    persona_client, clinician, cohort
+):
+    client = persona_client(clinician)
+    url = reverse("programmes:cohort_move_start", args=[cohort.pk])
+    with time_machine.travel(datetime.datetime(2025, 12, 15, 9, 0, tzinfo=LONDON), tick=False):
+        preview = client.post(url, {"new_start_date": "2026-01-12"})
+    assert preview.status_code == 200
+    assert cohort.sessions.get(number=1).date == START
+    proposed = {name: f.initial for name, f in preview.context["form"].fields.items()}
+    with time_machine.travel(datetime.datetime(2025, 12, 15, 9, 0, tzinfo=LONDON), tick=False):
+        response = client.post(url, proposed | {"new_start_date": "2026-01-12", "confirm": "yes"})
     assert response.status_code == 302
     assert cohort.sessions.get(number=1).date == datetime.date(2026, 1, 12)
 

@@ -109,6 +109,29 @@ def _instrument():
     return next(i for i in all_instruments() if i.items)
 
 
+def _start_move_preview(c):
+    """A start move with a decision needed (session 18, cancelled for May Day) and proposed
+    ones (sessions landing on bank holidays), built once per test."""
+    if "start_move_preview" not in c:
+        from programmes.calendar import cohort_start_move_preview
+        from programmes.services import cohort_create, session_cancel
+
+        cohort = cohort_create(
+            service=c["service"],
+            programme=default_programme(),
+            name="Monday group 2027",
+            start_date=dt.date(2027, 1, 4),
+            start_time=dt.time(10, 0),
+            venue="Room 1",
+            capacity=8,
+        )
+        session_cancel(session=cohort.sessions.get(number=18), reason="May Day")
+        c["start_move_preview"] = cohort_start_move_preview(
+            cohort=cohort, new_start_date=dt.date(2027, 1, 11), today=dt.date(2026, 12, 1)
+        )
+    return c["start_move_preview"]
+
+
 # How to build each keyword argument a form's constructor asks for, by its name.
 CONSTRUCTOR_ARGUMENTS = {
     "users": lambda c: User.objects.all(),
@@ -121,6 +144,7 @@ CONSTRUCTOR_ARGUMENTS = {
     "kind": lambda c: "invitation",
     "channel": lambda c: "sms",
     "choices": lambda c: {"programmes": [("cfgp-52", "Default")], "years": [2026]},
+    "preview": _start_move_preview,
 }
 STANDARD = {
     "self",
