@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.audit import record_bulk_changes
 from accounts.models import Membership
-from measures import catalogue
+from measures import catalogue, events
 from measures.definitions import apply_wording, get_instrument
 from measures.models import (
     Administration,
@@ -37,6 +37,12 @@ ALERT_SUBJECT = "A questionnaire answer needs review in Safeground"
 
 class AdministrationClosed(Exception):
     """The administration can no longer take answers (window closed, cancelled...)."""
+
+
+def _windows_changed(enrolment_ids) -> None:
+    ids = sorted(set(enrolment_ids))
+    if ids:
+        events.windows_changed.send(sender=Administration, enrolment_ids=ids)
 
 
 def _window(start: datetime.date, timepoint: Timepoint):
@@ -93,6 +99,8 @@ def administrations_lay_out(*, enrolment: Enrolment, today: datetime.date | None
         entries=[(adm, {"status": [None, adm.status]}) for adm in created],
         action=LogEntry.Action.CREATE,
     )
+    if created:
+        _windows_changed([enrolment.pk])
     return len(created)
 
 
@@ -108,6 +116,8 @@ def administrations_cancel_future(*, enrolment: Enrolment) -> int:
         adm.status = Status.CANCELLED
     Administration.objects.bulk_update(rows, ["status"])
     record_bulk_changes(entries=[(adm, {"status": ["not started", adm.status]}) for adm in rows])
+    # Sent even when nothing was cancelled: the enrolment itself has ended.
+    _windows_changed([enrolment.pk])
     return len(rows)
 
 
@@ -137,6 +147,7 @@ def administrations_shift(*, cohort, today: datetime.date | None = None) -> int:
         [adm for adm, _ in changed], ["due_on", "opens_on", "closes_on", "status"]
     )
     record_bulk_changes(entries=changed)
+    _windows_changed(adm.enrolment_id for adm, _ in changed)
     return len(changed)
 
 
@@ -152,6 +163,7 @@ def administrations_open_due(*, today: datetime.date) -> int:
         status=Status.OPEN
     )
     record_bulk_changes(entries=[(a, {"status": [a.status, Status.OPEN]}) for a in rows])
+    _windows_changed(a.enrolment_id for a in rows)
     return len(rows)
 
 
@@ -167,6 +179,7 @@ def administrations_expire(*, today: datetime.date) -> int:
         pk__in=[a.pk for a in rows], status__in=Administration.LIVE_STATUSES
     ).update(status=Status.EXPIRED)
     record_bulk_changes(entries=[(a, {"status": [a.status, Status.EXPIRED]}) for a in rows])
+    _windows_changed(a.enrolment_id for a in rows)
     return len(rows)
 
 
@@ -313,6 +326,18 @@ def _complete(adm, result: ScoreResult, *, source, when, entered_by) -> None:
     record_bulk_changes(
         entries=[(s, {"value": [None, s.value]}) for s in scores], action=LogEntry.Action.CREATE
     )
+    # Only the last questionnaire of a window changes its messages (none left to chase).
+    still_to_answer = (
+        Administration.objects.filter(
+            enrolment_id=adm.enrolment_id,
+            timepoint_id=adm.timepoint_id,
+            status__in=Administration.LIVE_STATUSES,
+        )
+        .exclude(instrument_code__in=catalogue.STAFF_COMPLETED)
+        .exists()
+    )
+    if not still_to_answer:
+        _windows_changed([adm.enrolment_id])
     alerts = [
         RiskAlert.objects.create(administration=adm, item=hit.item, severity=hit.severity)
         for hit in result.risk

@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Service
+from participants import events
 from participants.models import Participant
 from participants.validators import parse_uk_mobile
 
@@ -19,6 +20,8 @@ EDITABLE_FIELDS = (
     "preferred_channel",
     "messages_opt_out",
 )
+# A change to any of these re-plans the person's messages (participants.events).
+CONTACT_FIELDS = ("email", "mobile", "preferred_channel", "messages_opt_out")
 
 
 @transaction.atomic
@@ -57,10 +60,13 @@ def participant_update(*, participant: Participant, **changes) -> Participant:
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"participant_update cannot change {sorted(unknown)}")
+    before = {field: getattr(participant, field) for field in CONTACT_FIELDS}
     for field, value in changes.items():
         setattr(participant, field, value)
     _validate(participant)
     participant.save()
+    if any(getattr(participant, field) != before[field] for field in CONTACT_FIELDS):
+        events.contact_preferences_changed.send(sender=Participant, participant=participant)
     return participant
 
 

@@ -174,6 +174,12 @@ class Message(models.Model):
 class Escalation(models.Model):
     """A task for the facilitators: a participant has not answered after two reminders."""
 
+    class Resolution(models.TextChoices):
+        FOLLOWED_UP = "followed_up", "Followed up by staff"
+        COMPLETED = "completed", "Questionnaires completed"
+        EXPIRED = "expired", "Window closed unanswered"
+        CANCELLED = "cancelled", "Questionnaires cancelled"
+
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
     enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="escalations")
     timepoint = models.ForeignKey(Timepoint, on_delete=models.PROTECT, related_name="+")
@@ -183,6 +189,9 @@ class Escalation(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Blank while open; set by staff (followed up) or by itself when the questionnaires it
+    # chases are completed, expire or are cancelled.
+    resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -193,6 +202,11 @@ class Escalation(models.Model):
             models.CheckConstraint(
                 condition=Q(resolved_by__isnull=True) | Q(resolved_at__isnull=False),
                 name="escalation_resolver_has_time",
+            ),
+            models.CheckConstraint(
+                condition=(Q(resolved_at__isnull=True) & Q(resolution=""))
+                | (Q(resolved_at__isnull=False) & ~Q(resolution="")),
+                name="escalation_resolved_has_resolution",
             ),
         ]
         indexes = [

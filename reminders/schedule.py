@@ -77,23 +77,34 @@ def window_end(closes_on: datetime.date) -> datetime.datetime:
 
 
 def planned_messages(
-    *, opens_on: datetime.date, closes_on: datetime.date, today: datetime.date, policy: Policy
+    *,
+    opens_on: datetime.date,
+    closes_on: datetime.date,
+    today: datetime.date,
+    policy: Policy,
+    invited_on: datetime.date | None = None,
+    second_sent_on: datetime.date | None = None,
 ) -> list[tuple[str, datetime.datetime]]:
     """(kind, due_at) for one participant's timepoint, in order.
 
-    Reminders that would land on or after the final reminder's day are left out, and so is
-    any reminder whose day has already gone when the plan is made (someone enrolled late
-    gets the invitation, not a burst of overdue reminders).
+    The invitation goes when the window opens, or today for someone who joins once it is
+    open. Reminders count from the day the invitation actually went (`invited_on`), or was
+    planned to go, and never from before the window opened: someone who joins late gets
+    both reminders spaced as everyone else's, not a burst and not none. Reminders that would
+    land on or after the final reminder's day are left out. The facilitators are told a set
+    number of days after the second reminder actually went (`second_sent_on`), or was planned.
     """
     day = datetime.timedelta(days=1)
+    base = max(invited_on, opens_on) if invited_on else max(opens_on, today)
     final_day = closes_on - policy.final_reminder_days_before_close * day
-    second_day = opens_on + policy.second_reminder_days * day
+    second_day = base + policy.second_reminder_days * day
+    told_day = (second_sent_on or second_day) + policy.escalate_days_after_second_reminder * day
     candidates = [
-        ("invitation", opens_on),
-        ("reminder_1", opens_on + policy.first_reminder_days * day),
+        ("invitation", invited_on or base),
+        ("reminder_1", base + policy.first_reminder_days * day),
         ("reminder_2", second_day),
         ("final", final_day),
-        ("escalation", second_day + policy.escalate_days_after_second_reminder * day),
+        ("escalation", told_day),
     ]
     planned = []
     for kind, when in candidates:
@@ -101,9 +112,7 @@ def planned_messages(
             continue
         if kind == "escalation" and "reminder_2" not in {k for k, _ in planned}:
             continue
-        if kind == "final" and when <= opens_on:
-            continue
-        if kind != "invitation" and when < today:
+        if kind == "final" and when <= base:
             continue
         if when > closes_on:
             continue

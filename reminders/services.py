@@ -25,6 +25,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
+from accounts.audit import record_bulk_changes
+from measures import catalogue
 from measures.models import Administration
 from programmes.models import Enrolment
 from reminders import channels, schedule, wording
@@ -34,8 +36,12 @@ log = logging.getLogger(__name__)
 
 # Recorded by staff from the clinical record (DESIGN.md), so never a reason to message
 # the participant.
-STAFF_COMPLETED_INSTRUMENTS = ("service_use",)
+STAFF_COMPLETED_INSTRUMENTS = tuple(sorted(catalogue.STAFF_COMPLETED))
 ANSWERABLE = (Administration.Status.OPEN, Administration.Status.IN_PROGRESS)
+LIVE = Administration.LIVE_STATUSES
+# Follow-up questionnaires go on after someone completes the programme; leaving it early
+# (withdrawn, discharged) cancels them.
+MESSAGEABLE_ENROLMENTS = (*Enrolment.OPEN_STATUSES, Enrolment.Status.COMPLETED)
 PARTICIPANT_KINDS = (
     Message.Kind.INVITATION,
     Message.Kind.REMINDER_1,
@@ -86,7 +92,7 @@ def messages_plan(*, today: datetime.date) -> int:
         .filter(
             opens_on__lte=today,
             closes_on__gte=today,
-            enrolment__status__in=Enrolment.OPEN_STATUSES,
+            enrolment__status__in=MESSAGEABLE_ENROLMENTS,
             enrolment__participant__messages_opt_out=False,
         )
         .values(
@@ -129,6 +135,204 @@ def messages_plan(*, today: datetime.date) -> int:
             )
     Message.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
     return len(rows)
+
+
+# 1b. Re-planning
+
+
+@dataclass
+class _Window:
+    """One enrolment's questionnaires at one timepoint, as the messages see them."""
+
+    live: int = 0
+    completed: int = 0
+    expired: int = 0
+    opens: datetime.date | None = None
+    closes: datetime.date | None = None
+    messages: dict[str, Message] = field(default_factory=dict)
+
+    def ended_as(self) -> str:
+        """Why nothing more should go for this window, when nothing in it is live."""
+        if self.completed:
+            return "completed"
+        return "window_closed" if self.expired else "cancelled"
+
+
+# Why an escalation closed itself, from why its window's messages stopped.
+ESCALATION_CLOSED_BY = {
+    "completed": Escalation.Resolution.COMPLETED,
+    "window_closed": Escalation.Resolution.EXPIRED,
+    "cancelled": Escalation.Resolution.CANCELLED,
+}
+
+
+@transaction.atomic
+def messages_replan(*, enrolment_ids, now: datetime.datetime | None = None) -> int:
+    """Bring the messages of these enrolments into line with their windows as they are now.
+
+    Called (through measures.events.windows_changed and participants' contact events)
+    whenever a window is laid out, moved, opened, closed, completed or cancelled, and after
+    an invitation or a second reminder goes. For each enrolment and timepoint: pending
+    messages are re-dated to the plan; messages cancelled for a reason that no longer holds
+    are planned again; messages the plan no longer holds are cancelled; nothing already sent
+    changes, and nothing is planned before its time. Escalations whose questionnaires are
+    all completed, expired or cancelled close themselves. A fixed number of queries per 500
+    enrolments. Returns how many message rows were created or changed.
+    """
+    now = now or timezone.now()
+    changed = 0
+    for chunk in batched(sorted(set(enrolment_ids)), 500):
+        changed += _replan(list(chunk), now)
+    return changed
+
+
+def _replan(enrolment_ids: list[int], now: datetime.datetime) -> int:
+    today = schedule.local_day(now)
+    enrolments = {
+        row["pk"]: row
+        for row in Enrolment.objects.filter(pk__in=enrolment_ids).values(
+            "pk",
+            "status",
+            "participant_id",
+            service_id=F("cohort__service_id"),
+            programme_id=F("cohort__programme_id"),
+            opted_out=F("participant__messages_opt_out"),
+            preferred=F("participant__preferred_channel"),
+        )
+    }
+    windows: dict[tuple[int, int], _Window] = {}
+    for row in (
+        Administration.objects.filter(enrolment_id__in=enrolment_ids)
+        .exclude(instrument_code__in=STAFF_COMPLETED_INSTRUMENTS)
+        .values("enrolment_id", "timepoint_id")
+        .annotate(
+            live=Count("id", filter=Q(status__in=LIVE)),
+            completed=Count("id", filter=Q(status=Administration.Status.COMPLETED)),
+            expired=Count("id", filter=Q(status=Administration.Status.EXPIRED)),
+            opens=Min("opens_on", filter=Q(status__in=LIVE)),
+            closes=Max("closes_on", filter=Q(status__in=LIVE)),
+        )
+        .order_by()
+    ):
+        key = (row.pop("enrolment_id"), row.pop("timepoint_id"))
+        windows[key] = _Window(**row)
+    # Locked so that a worker preparing one of these rows, or a second re-plan, waits for
+    # this one rather than sending from a plan that is being rewritten.
+    for message in (
+        Message.objects.select_for_update()
+        .filter(enrolment_id__in=enrolment_ids)
+        .exclude(kind=Message.Kind.MANUAL)
+        .order_by("pk")
+    ):
+        windows.setdefault((message.enrolment_id, message.timepoint_id), _Window()).messages[
+            message.kind
+        ] = message
+    policies = _policies({e["programme_id"] for e in enrolments.values()})
+
+    create, update = [], []
+    closing: dict[tuple[int, int], str] = {}
+    for key, window in sorted(windows.items()):
+        enrolment = enrolments[key[0]]
+        stop = ""
+        if enrolment["status"] not in MESSAGEABLE_ENROLMENTS:
+            stop = "enrolment_ended"
+        elif not window.live:
+            stop = window.ended_as()
+        elif window.closes < today:
+            stop = "window_closed"
+        elif enrolment["opted_out"]:
+            stop = "opted_out"
+        if not window.live:
+            closing[key] = ESCALATION_CLOSED_BY[window.ended_as()]
+        elif stop == "enrolment_ended":
+            closing[key] = Escalation.Resolution.CANCELLED
+        if stop:
+            for message in window.messages.values():
+                if message.status == Message.Status.PENDING:
+                    _cancel_in_plan(message, stop)
+                    update.append(message)
+            continue
+        sent = {
+            kind: schedule.local_day(m.sent_at)
+            for kind, m in window.messages.items()
+            if m.status == Message.Status.SENT
+        }
+        plan = dict(
+            schedule.planned_messages(
+                opens_on=window.opens,
+                closes_on=window.closes,
+                today=today,
+                policy=policies[enrolment["programme_id"]],
+                invited_on=sent.get(Message.Kind.INVITATION),
+                second_sent_on=sent.get(Message.Kind.REMINDER_2),
+            )
+        )
+        open_now = window.opens <= today
+        for kind, due_at in plan.items():
+            message = window.messages.get(kind)
+            if message is None:
+                # A window not yet open gets its rows when it opens (administrations_open_due
+                # sends the event); one open now gets them at once.
+                if open_now and schedule.local_day(due_at) >= today:
+                    create.append(_new_message(enrolment, key, kind, due_at))
+            elif message.status == Message.Status.PENDING and message.due_at != due_at:
+                message.due_at = due_at
+                update.append(message)
+            elif message.status == Message.Status.CANCELLED and (
+                schedule.local_day(due_at) >= today
+            ):
+                # Cancelled for a reason that no longer holds (the window was not open yet,
+                # the person had opted out...): planned again, never before its time.
+                message.status, message.due_at, message.last_error = (
+                    Message.Status.PENDING,
+                    due_at,
+                    "",
+                )
+                update.append(message)
+        for kind, message in window.messages.items():
+            if kind not in plan and message.status == Message.Status.PENDING:
+                _cancel_in_plan(message, "not_planned")
+                update.append(message)
+
+    Message.objects.bulk_update(update, ["status", "due_at", "last_error", "day_slot"])
+    Message.objects.bulk_create(create, ignore_conflicts=True)
+    _escalations_close(closing, now)
+    return len(create) + len(update)
+
+
+def _cancel_in_plan(message: Message, reason: str) -> None:
+    message.status, message.last_error, message.day_slot = Message.Status.CANCELLED, reason, None
+
+
+def _new_message(enrolment: dict, key: tuple[int, int], kind: str, due_at) -> Message:
+    staff = kind == Message.Kind.ESCALATION
+    return Message(
+        service_id=enrolment["service_id"],
+        participant_id=enrolment["participant_id"],
+        enrolment_id=key[0],
+        timepoint_id=key[1],
+        kind=kind,
+        channel=Message.Channel.STAFF if staff else enrolment["preferred"],
+        due_at=due_at,
+    )
+
+
+def _escalations_close(closing: dict[tuple[int, int], str], now) -> None:
+    if not closing:
+        return
+    enrolment_ids = {enrolment_id for enrolment_id, _ in closing}
+    rows = [
+        escalation
+        for escalation in Escalation.objects.select_for_update()
+        .filter(enrolment_id__in=enrolment_ids, resolved_at__isnull=True)
+        .select_related("enrolment__cohort", "timepoint")
+        if (escalation.enrolment_id, escalation.timepoint_id) in closing
+    ]
+    for escalation in rows:
+        escalation.resolved_at = now
+        escalation.resolution = closing[(escalation.enrolment_id, escalation.timepoint_id)]
+    Escalation.objects.bulk_update(rows, ["resolved_at", "resolution"])
+    record_bulk_changes(entries=[(e, {"resolution": ["", e.resolution]}) for e in rows])
 
 
 # 2. Sweeping
@@ -228,6 +432,8 @@ def messages_release(*, ids: list[int], claim: str) -> int:
 class Outgoing:
     message_id: int
     claim: str
+    kind: str
+    enrolment_id: int
     channel: str
     reference: str
     recipients: list[str]
@@ -331,7 +537,7 @@ def _window(message: Message) -> dict:
 def _participant_refusal(message: Message, window: dict, now) -> str:
     if message.participant.messages_opt_out:
         return "opted_out"
-    if message.enrolment.status not in Enrolment.OPEN_STATUSES:
+    if message.enrolment.status not in MESSAGEABLE_ENROLMENTS:
         return "enrolment_ended"
     if not window["answerable"]:
         return "completed" if window["completed"] else "not_open"
@@ -341,7 +547,7 @@ def _participant_refusal(message: Message, window: dict, now) -> str:
 
 
 def _escalation_refusal(message: Message, window: dict, now) -> str:
-    if message.enrolment.status not in Enrolment.OPEN_STATUSES:
+    if message.enrolment.status not in MESSAGEABLE_ENROLMENTS:
         return "enrolment_ended"
     if not window["answerable"]:
         return "completed" if window["completed"] else "not_open"
@@ -413,6 +619,8 @@ def _participant_outgoing(message: Message, claim: str, window: dict) -> Outgoin
     return Outgoing(
         message_id=message.pk,
         claim=claim,
+        kind=message.kind,
+        enrolment_id=message.enrolment_id,
         channel=channel,
         reference=str(message.reference),
         recipients=[address],
@@ -447,6 +655,8 @@ def _escalation_outgoing(message: Message, claim: str) -> Outgoing:
     return Outgoing(
         message_id=message.pk,
         claim=claim,
+        kind=message.kind,
+        enrolment_id=message.enrolment_id,
         channel=Message.Channel.STAFF,
         reference=str(message.reference),
         recipients=recipients,
@@ -503,10 +713,11 @@ def _record_failure(outgoing: Outgoing, *, reason: str, final: bool) -> bool:
     return True
 
 
+@transaction.atomic
 def _record_sent(outgoing: Outgoing, *, provider_reference: str, now) -> None:
     # Marked sent whatever its claim: if a sweep handed the row on meanwhile, the new claim
     # then finds it sent and does nothing, rather than calling the provider a second time.
-    Message.objects.filter(
+    marked = Message.objects.filter(
         pk=outgoing.message_id, status__in=[Message.Status.SENDING, Message.Status.PENDING]
     ).update(
         status=Message.Status.SENT,
@@ -516,6 +727,10 @@ def _record_sent(outgoing: Outgoing, *, provider_reference: str, now) -> None:
         claimed_by="",
         claimed_at=None,
     )
+    # Reminders count from the invitation actually sent, and the facilitators are told
+    # after the second reminder actually sent: a late send moves what follows it.
+    if marked and outgoing.kind in (Message.Kind.INVITATION, Message.Kind.REMINDER_2):
+        messages_replan(enrolment_ids=[outgoing.enrolment_id], now=now)
 
 
 # Staff actions
@@ -544,7 +759,7 @@ def reminder_request(*, participant, requested_by, now: datetime.datetime) -> Ma
         _answerable_administrations()
         .filter(
             enrolment__participant=participant,
-            enrolment__status__in=Enrolment.OPEN_STATUSES,
+            enrolment__status__in=MESSAGEABLE_ENROLMENTS,
             opens_on__lte=today,
             closes_on__gte=today,
         )
@@ -592,7 +807,8 @@ def escalation_resolve(*, escalation: Escalation, resolved_by) -> Escalation:
     if escalation.resolved_at is None:
         escalation.resolved_at = timezone.now()
         escalation.resolved_by = resolved_by
-        escalation.save(update_fields=["resolved_at", "resolved_by"])
+        escalation.resolution = Escalation.Resolution.FOLLOWED_UP
+        escalation.save(update_fields=["resolved_at", "resolved_by", "resolution"])
     return escalation
 
 

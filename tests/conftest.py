@@ -12,6 +12,14 @@ pytest_plugins = ["tests.security.canary_plugin"]
 
 
 def pytest_configure(config):
+    # Every persona has a password; the production hasher would cost most of a test's time.
+    # Set once for the whole run (not per test through the settings fixture, whose teardown
+    # order would then cut across other fixtures' overrides). PBKDF2 stays listed second so a
+    # stored production hash still verifies.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
     # In CI the suite must run on the production database engine and broker: a silent
     # fall-back to SQLite would prove nothing about PostgreSQL.
     if os.environ.get("CI"):
@@ -20,6 +28,18 @@ def pytest_configure(config):
             raise pytest.UsageError("CI must set DATABASE_URL to a PostgreSQL database.")
         if not settings.REDIS_URL:
             raise pytest.UsageError("CI must set REDIS_URL.")
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_audit_actor():
+    # auditlog's middleware sets its context variable and never resets it, so a service called
+    # outside a request after an earlier test's request would see that request's user as the
+    # actor of its (rolled back) audit rows.
+    from auditlog.context import auditlog_value
+
+    token = auditlog_value.set({})
+    yield
+    auditlog_value.reset(token)
 
 
 @pytest.fixture(scope="session")

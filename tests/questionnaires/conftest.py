@@ -15,28 +15,12 @@ TODAY = datetime.datetime(2026, 1, 8, 10, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     # Rate-limit counters live in the cache, which outlives a test's database.
     from django.core.cache import cache, caches
 
     cache.clear()
     caches["ratelimit"].clear()
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_audit_actor():
-    # auditlog's middleware sets its context variable and never resets it, so a service called
-    # outside a request after an earlier test's request would see that request's user.
-    from auditlog.context import auditlog_value
-
-    token = auditlog_value.set({})
-    yield
-    auditlog_value.reset(token)
 
 
 @pytest.fixture

@@ -79,8 +79,10 @@ PARTICIPANT_PAGE_QUERIES = {
     "page_post": 21,
     "check": 6,
     # + scoring: wording, response, completion, scores, audit rows, and two writes marking
-    # the cohort's dashboard figures out of date (for the completion and for the scores)
-    "submit": 21,
+    # the cohort's dashboard figures out of date (for the completion and for the scores);
+    # + whether anything is left to answer at this timepoint (the last one to be answered
+    # also re-plans the timepoint's messages: reminders.services.messages_replan)
+    "submit": 22,
     "done": 7,
 }
 

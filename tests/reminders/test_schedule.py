@@ -92,12 +92,46 @@ def test_plan_follows_the_programmes_own_policy(sms_outbox):
     }
 
 
-def test_late_enrolment_gets_the_invitation_and_final_not_past_reminders(sms_outbox):
+def test_late_enrolment_gets_reminders_counted_from_its_own_invitation(sms_outbox):
     enrolment, _ = open_window(
         opens_on=datetime.date(2026, 5, 4), closes_on=datetime.date(2026, 6, 1)
     )
     messages_plan(today=datetime.date(2026, 5, 12))
-    assert set(planned(enrolment)) == {"invitation", "final"}
+    due = {kind: m.due_at for kind, m in planned(enrolment).items()}
+    # No burst of overdue reminders, and no reminder lost: each is spaced from the day the
+    # person was invited.
+    assert due == {
+        "invitation": utc(2026, 5, 12, 8),
+        "reminder_1": utc(2026, 5, 15, 8),
+        "reminder_2": utc(2026, 5, 19, 8),
+        "escalation": utc(2026, 5, 21, 8),
+        "final": utc(2026, 5, 30, 8),
+    }
+
+
+def test_reminders_that_would_reach_the_final_reminder_are_left_out():
+    plan = schedule.planned_messages(
+        opens_on=datetime.date(2026, 5, 4),
+        closes_on=datetime.date(2026, 6, 1),
+        today=datetime.date(2026, 5, 25),
+        policy=schedule.DEFAULT_POLICY,
+    )
+    assert [kind for kind, _ in plan] == ["invitation", "reminder_1", "final"]
+
+
+def test_reminders_never_count_from_before_the_window_opened():
+    # The invitation went for a window that has since moved later.
+    plan = dict(
+        schedule.planned_messages(
+            opens_on=datetime.date(2026, 6, 15),
+            closes_on=datetime.date(2026, 7, 13),
+            today=datetime.date(2026, 5, 20),
+            policy=schedule.DEFAULT_POLICY,
+            invited_on=datetime.date(2026, 5, 4),
+        )
+    )
+    assert plan["reminder_1"] == utc(2026, 6, 18, 8)
+    assert plan["final"] == utc(2026, 7, 11, 8)
 
 
 def test_plan_leaves_out_opted_out_ended_and_staff_only(sms_outbox):

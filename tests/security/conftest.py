@@ -15,15 +15,6 @@ def fresh_cache(settings):
     }
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Hundreds of sign-in attempts: the hash's cost is not what these tests are about."""
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    ]
-
-
 @pytest.fixture
 def client_factory():
     """Several independent browsers in one test."""
