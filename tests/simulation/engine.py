@@ -83,6 +83,7 @@ class Simulation:
         self.result = Result(seed=plan.seed)
         self.outbox = outbox or Path(tempfile.mkdtemp(prefix="sg-sim-"))
         self.counter = 0
+        self.completion_ran_on = None
         self.forgotten: set[tuple[str, int]] = set()
         self.bank_holiday_reasons: set[tuple[str, int]] = set()
 
@@ -315,7 +316,9 @@ class Simulation:
         from reminders import services as reminder_services
         from reminders.tasks import dispatch
 
-        if now.time() == BEAT_TIMES[0]:
+        if self.completion_ran_on != day:
+            # A daily beat task: at the day's first run of the beat.
+            self.completion_ran_on = day
             complete = getattr(programme_services, "enrolments_complete_finished", None)
             if complete is not None:
                 complete(today=day)
@@ -388,28 +391,32 @@ class Simulation:
         cohort = self.model.cohorts[event.cohort]
         weeks = event.params[0]
         new_start = cohort.start + weeks * 7 * DAY
-        held = {s.date for s in cohort.sessions.values() if s.register_at is not None}
-        if new_start <= day or (held and new_start <= max(held)):
+        if new_start <= day:
             return False
         offset = new_start - cohort.start
-        moving = [s for s in cohort.sessions.values() if s.register_at is None]
-        if any(s.date + offset in held and s.status != "cancelled" for s in moving):
+        # Held sessions (and any whose day has gone) stay; the rest are re-dated.
+        moving = [
+            s
+            for s in cohort.sessions.values()
+            if s.date > day or (s.date == day and s.register_at is None)
+        ]
+        staying = {s.date for s in cohort.sessions.values() if s not in moving}
+        if any(s.date + offset in staying for s in moving if s.status != "cancelled"):
             return False
         rng = event.rng(self.seed)
         needs = self._needs_decision(cohort, moving, offset)
         kwargs = {}
-        flagged: dict[int, str] = {}
+        offered: dict[int, str] = {}
         preview = getattr(services, "cohort_start_move_preview", None)
+        if preview is None:
+            from programmes import calendar
+
+            preview = getattr(calendar, "cohort_start_move_preview", None)
         if preview is not None:
             found = preview(cohort=self._cohort_row(cohort), new_start_date=new_start, today=day)
-            numbers = invariants.flagged_sessions(found)
-            flagged = {n: rng.choice(("keep", "drop", "cancel")) for n in sorted(numbers)}
-            ids = dict(
-                self._cohort_row(cohort)
-                .sessions.filter(number__in=flagged)
-                .values_list("number", "pk")
-            )
-            kwargs["decisions"] = {ids[n]: d for n, d in flagged.items()}
+            plans = sorted(found.with_choices, key=lambda p: p.number)
+            offered = {p.number: rng.choice(p.choice_values) for p in plans}
+            kwargs["decisions"] = {p.session.pk: offered[p.number] for p in plans}
         if "by" in inspect.signature(services.cohort_start_move).parameters:
             kwargs["by"] = self.clinician
         try:
@@ -419,7 +426,7 @@ class Simulation:
         except ValidationError as error:
             self._refused(day, "start move", error, f"cohort={cohort.key} weeks={weeks}")
             return False
-        missing = sorted(needs - set(flagged))
+        missing = sorted(needs - set(offered))
         if missing:
             self.violation(
                 day,
@@ -429,7 +436,7 @@ class Simulation:
         cohort.start = new_start
         for session in moving:
             session.date += offset
-            decision = flagged.get(session.number)
+            decision = offered.get(session.number)
             if decision:
                 # Decided afresh: whatever reason it had before no longer binds it.
                 self.bank_holiday_reasons.discard((cohort.key, session.number))

@@ -58,39 +58,6 @@ def answers_for(code: str, *, partial: bool = False) -> dict[int, object]:
     return {item.number: 0 if item.count else min(item.option_values) for item in items}
 
 
-def flagged_sessions(preview) -> set[int]:
-    """Session numbers a start-move preview asks the clinician to decide on, whatever the
-    shape of the preview (a list of rows, or an object holding them)."""
-    rows = preview
-    for name in ("sessions", "rows", "changes", "items"):
-        if hasattr(preview, name) and not callable(getattr(preview, name)):
-            rows = getattr(preview, name)
-            break
-    if isinstance(rows, dict):
-        rows = rows.values()
-    numbers = set()
-    for row in rows or ():
-        needs = None
-        for name in ("needs_decision", "decision_needed", "needs_choice"):
-            if hasattr(row, name):
-                needs = getattr(row, name)
-            elif isinstance(row, dict) and name in row:
-                needs = row[name]
-        if callable(needs):
-            needs = needs()
-        if not needs:
-            continue
-        session = getattr(row, "session", None) or (
-            row.get("session") if isinstance(row, dict) else None
-        )
-        number = getattr(session, "number", None) or getattr(row, "number", None)
-        if number is None and isinstance(row, dict):
-            number = row.get("number")
-        if number is not None:
-            numbers.add(int(number))
-    return numbers
-
-
 class Checker:
     def __init__(self, sim):
         self.sim = sim
@@ -550,12 +517,12 @@ class Checker:
             date = cohort.week_date(week)
             if date > day:
                 break
-            still = 0
-            for e in enrolments:
-                # A completion's date is the application's to choose; leaving dates are ours.
-                ended = e.ended_on if e.left else self.ended_on.get(e.key)
-                if e.enrolled_on <= date and (ended is None or ended >= date):
-                    still += 1
+            # Counted until the day someone actually left; whoever completed stayed.
+            still = sum(
+                1
+                for e in enrolments
+                if e.enrolled_on <= date and (not e.left or e.ended_on >= date)
+            )
             expected.append((week, still))
         found = [(w["week"], w["enrolled"]) for w in retention["weeks"]]
         if found != expected:
