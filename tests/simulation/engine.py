@@ -139,7 +139,8 @@ class Simulation:
             participant=self._participant_row(participant),
             enrolled_on=today,
         )
-        key = f"{cohort.key}e{len([e for e in self.model.enrolments.values() if e.cohort == cohort.key]) + 1}"
+        number = sum(1 for e in self.model.enrolments.values() if e.cohort == cohort.key) + 1
+        key = f"{cohort.key}e{number}"
         enrolment = MEnrolment(
             key=key, cohort=cohort.key, participant=participant.key, enrolled_on=today, db_id=row.pk
         )
@@ -456,9 +457,9 @@ class Simulation:
             lands = bank_holiday(session.date + offset)
             if lands and session.status != "cancelled":
                 needs.add(session.number)
-            if (cohort.key, session.number) in self.bank_holiday_reasons and not lands:
-                if session.status != "scheduled":
-                    needs.add(session.number)
+            for_a_holiday = (cohort.key, session.number) in self.bank_holiday_reasons
+            if for_a_holiday and not lands and session.status != "scheduled":
+                needs.add(session.number)
         return needs
 
     def _future_sessions(self, cohort: MCohort, day) -> list[int]:

@@ -182,9 +182,9 @@ class Checker:
         group = enrolment.groups[tp]
         if enrolment.left_at is not None and sent_at >= enrolment.left_at:
             self.fail("message_after_leaving", who)
-        if participant.opted_out_at is not None and sent_at >= participant.opted_out_at:
-            if kind in PARTICIPANT_KINDS:
-                self.fail("message_after_opt_out", who)
+        opted_out = participant.opted_out_at
+        if opted_out is not None and sent_at >= opted_out and kind in PARTICIPANT_KINDS:
+            self.fail("message_after_opt_out", who)
         if group.done_at is not None and sent_at >= group.done_at:
             self.fail("message_after_completion", who)
         span = group.window_at(sent_at)
@@ -367,16 +367,18 @@ class Checker:
                 )
             if holiday != bank_holiday(date):
                 self.fail("session_bank_holiday_flag", who, once=(cohort.key, number, date))
-            if (
-                cohort.key,
-                number,
-            ) in self.sim.bank_holiday_reasons and session.status != "scheduled":
-                if not bank_holiday(session.date - (DAY if session.status == "moved" else 0 * DAY)):
-                    self.fail(
-                        "bank_holiday_decision_on_ordinary_day",
-                        f"{who} status={status}",
-                        once=(cohort.key, number, "stale"),
-                    )
+            # A cancellation or move made for a bank holiday must still sit on (or next to) one.
+            holiday_day = session.date - (
+                DAY if session.status == "moved" else datetime.timedelta(0)
+            )
+            for_a_holiday = (cohort.key, number) in self.sim.bank_holiday_reasons
+            stale = for_a_holiday and session.status != "scheduled"
+            if stale and not bank_holiday(holiday_day):
+                self.fail(
+                    "bank_holiday_decision_on_ordinary_day",
+                    f"{who} status={status}",
+                    once=(cohort.key, number, "stale"),
+                )
 
     def _administrations(self) -> None:
         from measures.models import Administration
@@ -394,7 +396,8 @@ class Checker:
             if (opens, closes) != (adm.opens, adm.closes):
                 self.fail(
                     "questionnaire_window",
-                    f"{who} opens_off={(opens - adm.opens).days} closes_off={(closes - adm.closes).days}",
+                    f"{who} opens_off={(opens - adm.opens).days} "
+                    f"closes_off={(closes - adm.closes).days}",
                     once=(enrolment_key, tp, "window", opens),
                 )
             if status != adm.status:
@@ -443,7 +446,8 @@ class Checker:
                 if found is not None and found != held.get(block.phase.order, 0):
                     self.fail(
                         "cohort_page_sessions_held",
-                        f"cohort={key} phase={block.phase.order} expected={held.get(block.phase.order, 0)} found={found}",
+                        f"cohort={key} phase={block.phase.order} "
+                        f"expected={held.get(block.phase.order, 0)} found={found}",
                         once=(key, "page-held", block.phase.order, found),
                     )
 
@@ -460,7 +464,8 @@ class Checker:
                 if phase["sessions"] != held.get(phase["order"], 0):
                     self.fail(
                         "dashboard_sessions_held",
-                        f"cohort={key} phase={phase['order']} expected={held.get(phase['order'], 0)} "
+                        f"cohort={key} phase={phase['order']} "
+                        f"expected={held.get(phase['order'], 0)} "
                         f"found={phase['sessions']}",
                         once=(key, "held", phase["order"]),
                     )
@@ -483,7 +488,8 @@ class Checker:
             ]:
                 self.fail(
                     "service_dashboard_figures",
-                    f"cohort={key} attendance expected={[recorded, attended]} found={figures['attendance']} "
+                    f"cohort={key} attendance expected={[recorded, attended]} "
+                    f"found={figures['attendance']} "
                     f"completion expected={[completed, closed]} found={figures['completion']}",
                     once=(key, "figures", recorded, completed, closed),
                 )
@@ -529,6 +535,7 @@ class Checker:
             wrong = [w for w, f in zip(expected, found, strict=False) if w != f][:3]
             self.fail(
                 "dashboard_retention_by_week",
-                f"cohort={key} weeks_expected={len(expected)} weeks_found={len(found)} first_wrong={wrong}",
+                f"cohort={key} weeks_expected={len(expected)} weeks_found={len(found)} "
+                f"first_wrong={wrong}",
                 once=(key, "retention-weeks", len(expected)),
             )

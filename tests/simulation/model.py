@@ -204,6 +204,8 @@ class MEnrolment:
     completed_expected_on: datetime.date | None = None
     admins: dict[tuple[str, str], MAdmin] = field(default_factory=dict)
     groups: dict[str, MGroup] = field(default_factory=dict)
+    # The questionnaires messages are about, by timepoint (laid out once, never re-made).
+    messaged: dict[str, list[MAdmin]] = field(default_factory=dict)
 
     @property
     def left(self) -> bool:
@@ -257,18 +259,21 @@ class Model:
 
     def _refresh_windows(self, enrolment: MEnrolment, now) -> None:
         for key, group in enrolment.groups.items():
-            admins = [
-                a for k, a in enrolment.admins.items() if k[0] == key and a.code not in STAFF_ONLY
-            ]
+            admins = self.messaged_admins(enrolment, key)
             live = [a for a in admins if a.status in LIVE] or admins
             span = (min(a.opens for a in live), max(a.closes for a in live))
             if not group.windows or group.windows[-1][1:] != span:
                 group.windows.append((now, *span))
 
     def messaged_admins(self, enrolment: MEnrolment, timepoint: str) -> list[MAdmin]:
-        return [
-            a for k, a in enrolment.admins.items() if k[0] == timepoint and a.code not in STAFF_ONLY
-        ]
+        found = enrolment.messaged.get(timepoint)
+        if found is None:
+            found = enrolment.messaged[timepoint] = [
+                a
+                for k, a in enrolment.admins.items()
+                if k[0] == timepoint and a.code not in STAFF_ONLY
+            ]
+        return found
 
     def group_window(self, enrolment: MEnrolment, timepoint: str):
         """(opens, closes) over the group's answerable questionnaires, or None."""
