@@ -27,6 +27,7 @@ from tests.simulation.model import (
     is_quiet,
     local,
     local_day,
+    reminder_base,
 )
 
 ATTENDED = ("present", "late", "left_early")
@@ -203,7 +204,7 @@ class Checker:
             if invited is None:
                 self.fail("reminder_without_invitation", who)
             else:
-                due = invited + REMINDER_OFFSETS[kind] * DAY
+                due = reminder_base(invited, opens) + REMINDER_OFFSETS[kind] * DAY
                 if sent_day < due:
                     self.fail(
                         "reminder_before_its_offset",

@@ -311,14 +311,21 @@ def expected_after_invitation(
     invited: datetime.date, opens: datetime.date, closes: datetime.date
 ) -> dict[str, datetime.date]:
     """The days the policy puts each later message on, counted from the invitation actually
-    sent: reminders 3 and 7 days after it while still before the final reminder's day, the
-    final reminder 2 days before the window closes."""
+    sent (or from the window's opening, for a window that moved later after its invitation,
+    so that the reminders keep their spacing rather than all going on the day it reopens):
+    reminders 3 and 7 days after, while still before the final reminder's day, and the final
+    reminder 2 days before the window closes."""
+    base = reminder_base(invited, opens)
     final_day = closes - FINAL_DAYS_BEFORE_CLOSE * DAY
     days = {}
     for kind, offset in (("reminder_1", FIRST_REMINDER_DAYS), ("reminder_2", SECOND_REMINDER_DAYS)):
-        when = invited + offset * DAY
+        when = base + offset * DAY
         if when < final_day:
-            days[kind] = max(when, opens)
-    if final_day > invited and final_day > opens:
+            days[kind] = when
+    if final_day > base:
         days["final"] = final_day
     return days
+
+
+def reminder_base(invited: datetime.date, opens: datetime.date) -> datetime.date:
+    return max(invited, opens)
