@@ -119,21 +119,23 @@ class Checker:
         self._enrolments(day)
         self._sessions()
         self._administrations()
-        if self.figures_due(day):
-            self._figures(day)
+        due = self.figures_due(day)
+        if due:
+            self._figures(day, due)
         return self.found
 
-    def figures_due(self, day: datetime.date) -> bool:
-        """The figures are checked on the day of every session, when an enrolment changes,
-        on Mondays and on the last day (each check costs a dashboard's queries)."""
+    def figures_due(self, day: datetime.date) -> set[str]:
+        """The cohorts whose figures are checked today: every cohort on Mondays, on the last
+        day and when an enrolment changed; otherwise those with a session today (each
+        check costs a cohort page's and a dashboard's queries)."""
         model = self.sim.model
         if day.weekday() == 0 or day == self.sim.plan.last_day or day in self.figure_days:
-            return True
-        for cohort in model.cohorts.values():
-            for session in cohort.sessions.values():
-                if session.date == day:
-                    return True
-        return False
+            return set(model.cohorts)
+        return {
+            key
+            for key, cohort in model.cohorts.items()
+            if any(session.date == day for session in cohort.sessions.values())
+        }
 
     # Messages: what went out today ------------------------------------------------------
 
@@ -413,7 +415,7 @@ class Checker:
 
     # Figures ----------------------------------------------------------------------------
 
-    def _figures(self, day: datetime.date) -> None:
+    def _figures(self, day: datetime.date, due: set[str]) -> None:
         from dashboards.figures import current_figures
         from dashboards.selectors import cohort_dashboard
         from programmes.models import Cohort
@@ -422,7 +424,7 @@ class Checker:
         model = self.sim.model
         cohorts = {c.pk: c for c in Cohort.objects.filter(service_id=self.sim.service.pk)}
         stored = current_figures(Cohort.objects.filter(service_id=self.sim.service.pk))
-        for key in sorted(model.cohorts):
+        for key in sorted(due):
             cohort = model.cohorts[key]
             row = cohorts[cohort.db_id]
             enrolments = [e for k, e in sorted(model.enrolments.items()) if e.cohort == key]
