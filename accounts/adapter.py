@@ -81,11 +81,28 @@ def on_mfa_failed(sender, request, user, **kwargs):
     notify_if_locked(request, user=user, key=f"mfa-auth-user-{user.pk}", body=WRONG_CODES_BODY)
 
 
+INVITATION_TEMPLATE = "account/email/staff_invitation"
+
+
 class StaffAccountAdapter(DefaultAccountAdapter):
     """Accounts are created by administrators only: no public sign-up."""
 
     def is_open_for_signup(self, request):
         return False
+
+    def send_password_reset_mail(self, user, email, context):
+        """An invited member of staff (no password set yet) gets allauth's same reset key,
+        worded as an invitation: from the administrator's staff page, or if they ask for a
+        reset themselves before using the first link."""
+        if user.has_usable_password():
+            return super().send_password_reset_mail(user, email, context)
+        services = sorted(m.service.name for m in user.memberships.select_related("service"))
+        context = {
+            **context,
+            "services": services,
+            "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+        }
+        return self.send_mail(INVITATION_TEMPLATE, email, context)
 
     def authentication_failed(self, request, **credentials):
         login = credentials.get("username", "")

@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
@@ -11,9 +12,26 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["username"]
+        constraints = [
+            # An invitation's set-password link goes to this address: two accounts sharing
+            # one would let either person set the other's password. Blank (no address) is
+            # allowed for accounts made outside the staff page.
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="user_email_unique_when_set",
+            ),
+        ]
 
     def __str__(self):
         return self.get_full_name() or self.username
+
+    @property
+    def staff_status(self) -> str:
+        """invited (no password set yet), active, or deactivated."""
+        if not self.is_active:
+            return "deactivated"
+        return "active" if self.has_usable_password() else "invited"
 
 
 class Service(models.Model):

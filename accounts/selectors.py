@@ -3,13 +3,14 @@
 from collections import defaultdict
 from dataclasses import dataclass
 
+from allauth.mfa.models import Authenticator
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts.audit import access_where, clinical_values_of
-from accounts.models import User
+from accounts.models import Membership, User
 from accounts.records import linked_rows
 from accounts.scope import Can, service_ids
 
@@ -20,6 +21,28 @@ HIDDEN = "hidden"
 def service_users(service_ids: list[int]) -> QuerySet:
     return (
         User.objects.filter(memberships__service_id__in=service_ids).distinct().order_by("username")
+    )
+
+
+def staff_with_details(service_ids: list[int]) -> QuerySet:
+    """The staff of these services for the staff page, in three queries whatever their
+    number: each with `memberships_here` (their memberships in these services only, with the
+    service), `has_second_factor` (a TOTP authenticator) and `elsewhere` (also a member of a
+    service outside these, which the page does not name)."""
+    here = Membership.objects.filter(service_id__in=service_ids).select_related("service")
+    return (
+        service_users(service_ids)
+        .annotate(
+            has_second_factor=Exists(
+                Authenticator.objects.filter(user=OuterRef("pk"), type=Authenticator.Type.TOTP)
+            ),
+            elsewhere=Exists(
+                Membership.objects.filter(user=OuterRef("pk")).exclude(
+                    service_id__in=service_ids
+                )
+            ),
+        )
+        .prefetch_related(Prefetch("memberships", queryset=here, to_attr="memberships_here"))
     )
 
 

@@ -1,59 +1,16 @@
-"""Staff sessions and the audit trail."""
+"""The audit trail. (The staff page is accounts.staff_views.)"""
 
 from django.apps import apps
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.shortcuts import render
 
-from accounts import selectors, services
+from accounts import selectors
 from accounts.forms import AuditFilterForm
-from accounts.models import Service, User
 from accounts.scope import Can, service_ids, user_can
 
 PAGE_SIZE = 50
-
-
-def _services_with(user, can: Can) -> list[int]:
-    ids = service_ids(user, can)
-    if not ids:
-        raise PermissionDenied
-    return ids
-
-
-@login_required
-def staff_list(request):
-    ids = _services_with(request.user, Can.MANAGE_SERVICE)
-    users = selectors.service_users(ids).prefetch_related("memberships__service")
-    return render(
-        request,
-        "accounts/staff_list.html",
-        {"users": users, "services": Service.objects.filter(pk__in=ids)},
-    )
-
-
-@require_POST
-@login_required
-def staff_end_sessions(request, pk):
-    target = _staff_member_or_404(request.user, pk)
-    services.user_sessions_end(user=target)
-    messages.success(request, "Every session of that account has been ended.")
-    return redirect("accounts:staff_list")
-
-
-def _staff_member_or_404(user, pk) -> User:
-    """A user sharing a service with `user`: 404 if none, 403 without MANAGE_SERVICE there."""
-    shared = set(service_ids(user)) & set(
-        User.objects.filter(pk=pk).values_list("memberships__service_id", flat=True)
-    )
-    if not shared:
-        raise Http404
-    if not shared & set(service_ids(user, Can.MANAGE_SERVICE)):
-        raise PermissionDenied
-    return User.objects.get(pk=pk)
 
 
 @login_required

@@ -96,6 +96,20 @@ TABLE: dict[str, Rule] = {
     # accounts
     "accounts:staff_list": Rule(need=M),
     "accounts:staff_end_sessions": Rule(need=M, obj="staff_member", method="POST", ok=302),
+    "accounts:staff_invite": Rule(need=M),
+    "accounts:staff_detail": Rule(need=M, obj="staff_member"),
+    # The colleague has a password already: the page says so instead of sending a link.
+    "accounts:staff_invitation_resend": Rule(need=M, obj="staff_member", method="POST"),
+    "accounts:membership_add": Rule(need=M, obj="staff_member", method="POST"),  # form errors
+    "accounts:membership_role": Rule(need=M, obj="staff_membership", method="POST"),  # errors
+    # Their only service: refused with a message (deactivate instead).
+    "accounts:membership_remove": Rule(need=M, obj="staff_membership", method="POST"),
+    "accounts:staff_deactivate": Rule(need=M, obj="staff_member", method="POST", ok=302),
+    "accounts:staff_reactivate": Rule(need=M, obj="staff_member", method="POST"),  # active
+    # Asks for the administrator's password again first (allauth's reauthentication).
+    "accounts:staff_reset_second_factor": Rule(
+        need=M, obj="staff_member", method="POST", ok=302
+    ),
     # Administrators (values hidden) and clinical roles (their services' values) alike.
     "accounts:audit_list": Rule(any_member=True),
     "subject_access:list": Rule(need=V),

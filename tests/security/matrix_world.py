@@ -185,6 +185,7 @@ OBJECTS = {
     "service_id": lambda w, s: {"service_id": w.side(s).service.pk},
     "wording": lambda w, s: {"service_pk": w.side(s).service.pk, "code": _licensed_code()},
     "staff_member": lambda w, s: {"pk": w.side(s).colleague.pk},
+    "staff_membership": lambda w, s: {"pk": w.side(s).colleague.memberships.get().pk},
     "sar": lambda w, s: {"pk": w.side(s).sar.pk},
     "token": lambda w, s: {"token": w.side(s).token},
     "programme": lambda w, s: {"pk": w.side(s).programme.pk},
