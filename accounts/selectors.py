@@ -37,9 +37,7 @@ def staff_with_details(service_ids: list[int]) -> QuerySet:
                 Authenticator.objects.filter(user=OuterRef("pk"), type=Authenticator.Type.TOTP)
             ),
             elsewhere=Exists(
-                Membership.objects.filter(user=OuterRef("pk")).exclude(
-                    service_id__in=service_ids
-                )
+                Membership.objects.filter(user=OuterRef("pk")).exclude(service_id__in=service_ids)
             ),
         )
         .prefetch_related(Prefetch("memberships", queryset=here, to_attr="memberships_here"))

@@ -121,9 +121,7 @@ def user_deactivate(*, user: User, by: User) -> User:
     """No sign-in from now on, and every open session ends at once (the same revocation as
     "End sessions"; the authentication backend also refuses inactive accounts)."""
     if user.pk == by.pk:
-        raise ValidationError(
-            "You cannot deactivate your own account. Ask another administrator."
-        )
+        raise ValidationError("You cannot deactivate your own account. Ask another administrator.")
     if not user.is_active:
         raise ValidationError("This account is already deactivated.")
     for membership in user.memberships.filter(role=Role.ADMIN).select_related("service"):

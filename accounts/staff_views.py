@@ -124,7 +124,7 @@ def _detail(request, target: User, *, problem: str = "", add_form=None, role_err
                 user=target, type=Authenticator.Type.TOTP
             ).exists(),
             "add_form": add_form,
-            "can_add": addable.exists(),
+            "can_add": add_form.is_bound or addable.exists(),
             "problem": problem,
             "is_self": target.pk == request.user.pk,
             "valid_days": _valid_days(),
