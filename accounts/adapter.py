@@ -111,3 +111,14 @@ class StaffAccountAdapter(DefaultAccountAdapter):
             return
         key = self._get_login_attempts_cache_key(request, **credentials)
         notify_if_locked(request, user=user, key=key, body=WRONG_PASSWORDS_BODY)
+
+
+def verify_address_on_password_reset(sender, request, user, **kwargs):
+    """allauth's password_reset receiver: the reset key was opened from the account's own
+    address, which proves it. allauth records that address unverified when it makes the key,
+    and allauth.mfa refuses to add a second factor while any address is unverified, so an
+    invited person (or anyone who reset a password) could otherwise never set one up."""
+    from allauth.account.models import EmailAddress
+
+    if user.email:
+        EmailAddress.objects.filter(user=user, email__iexact=user.email).update(verified=True)

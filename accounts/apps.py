@@ -22,9 +22,14 @@ class AccountsConfig(AppConfig):
 
         user_logged_in.connect(mark_session_started, dispatch_uid="accounts_session_started")
         authenticator_added.connect(record_mfa_on_enrolment, dispatch_uid="accounts_mfa_enrolled")
-        from accounts.adapter import on_mfa_failed
+        from allauth.account.signals import password_reset
+
+        from accounts.adapter import on_mfa_failed, verify_address_on_password_reset
 
         authentication_failed.connect(on_mfa_failed, dispatch_uid="accounts_mfa_lock_notice")
+        password_reset.connect(
+            verify_address_on_password_reset, dispatch_uid="accounts_reset_verifies_address"
+        )
         # Django admin's own password form would open a session without a second factor;
         # send everyone through allauth's sign-in (and its MFA stage) instead.
         admin.site.login = secure_admin_login(admin.site.login)
