@@ -127,9 +127,8 @@ def user_deactivate(*, user: User, by: User) -> User:
     for membership in user.memberships.filter(role=Role.ADMIN).select_related("service"):
         _refuse_if_last_admin(membership)
     user.is_active = False
-    user.sessions_revoked_at = timezone.now()
-    user.save(update_fields=["is_active", "sessions_revoked_at"])
-    return user
+    user.save(update_fields=["is_active"])
+    return user_sessions_end(user=user)
 
 
 @transaction.atomic
