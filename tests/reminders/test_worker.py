@@ -277,7 +277,11 @@ def test_worker_killed_repeatedly_loses_and_doubles_nothing(tmp_path, shared_red
     assert max(deliveries.values()) == 1
 
 
-def _free_port(start: int = 6390) -> int:
+def _free_port() -> int:
+    # Test workers running in parallel (pytest-xdist) each look in a range of their own, so
+    # two cannot both find the same port free and race to bind it.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    start = 6390 + 50 * int(worker.removeprefix("gw") or 0)
     for port in range(start, start + 50):
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) != 0:

@@ -415,8 +415,8 @@ class LogCapture:
         return result
 
 
-def summary_line(result: ScanResult, values: CanaryValues) -> str:
-    checked = ", ".join(f"{n:,} {label}" for label, n in values.counts().items())
+def summary_line(result: ScanResult, counts: dict[str, int]) -> str:
+    checked = ", ".join(f"{n:,} {label}" for label, n in counts.items())
     line = (
         f"canary log scan: {result.records:,} log records from {result.tests:,} tests, "
         f"{result.found_count:,} canary values found ({checked} checked)"
@@ -460,6 +460,7 @@ class CanaryLogScan:
         self.capture = LogCapture()
         self.values = CanaryValues()
         self.result: ScanResult | None = None
+        self.counts: dict[str, int] = {}
         self._link_issue = None
 
     @property
@@ -531,6 +532,10 @@ class CanaryLogScan:
         self._unwrap_link_issue()
         self._collect_values()
         self.result = self.capture.scan(self.values)
+        self.counts = self.values.counts()
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller reports for all
+            workeroutput[WIRE_KEY] = result_to_wire(self.result, self.counts)
         if self.result.failed and session.exitstatus in (
             pytest.ExitCode.OK,
             pytest.ExitCode.NO_TESTS_COLLECTED,
@@ -552,7 +557,88 @@ class CanaryLogScan:
             )
             for line in finding_lines(self.result.before_redaction):
                 write(line)
-        write(summary_line(self.result, self.values), red=self.result.failed)
+        write(summary_line(self.result, self.counts), red=self.result.failed)
+
+
+WIRE_KEY = "canary_scan"
+
+
+def result_to_wire(result: ScanResult, counts: dict[str, int]) -> dict:
+    """A worker's scan as plain data for execnet: the findings name no values either."""
+
+    def findings(items):
+        return [
+            {
+                "kind": f.kind,
+                "logger": f.logger,
+                "site": f.site,
+                "msg": f.msg,
+                "tests": dict(f.tests),
+            }
+            for f in items
+        ]
+
+    return {
+        "records": result.records,
+        "tests": result.tests,
+        "capture_errors": result.capture_errors,
+        "found": findings(result.found),
+        "before_redaction": findings(result.before_redaction),
+        "counts": counts,
+    }
+
+
+class CanaryCollector:
+    """Under pytest-xdist each worker scans its own records; the controller adds up their
+    scans, fails the run on any hit, and fails it too if a worker went down without one."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.scans: list[dict] = []
+        self.missing = 0
+        self.result: ScanResult | None = None
+        self.counts: dict[str, int] = {}
+
+    def pytest_testnodedown(self, node, error):
+        scan = getattr(node, "workeroutput", {}).get(WIRE_KEY)
+        if scan is None:
+            self.missing += 1
+        else:
+            self.scans.append(scan)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        result = ScanResult(records=0, tests=0, capture_errors=0)
+        merged: dict[str, dict[tuple, Finding]] = {"found": {}, "before_redaction": {}}
+        counts: collections.Counter = collections.Counter()
+        for scan in self.scans:
+            result.records += scan["records"]
+            result.tests += scan["tests"]
+            result.capture_errors += scan["capture_errors"]
+            counts.update(scan["counts"])
+            for part, into in merged.items():
+                for f in scan[part]:
+                    key = (f["kind"], f["logger"], f["site"], f["msg"])
+                    into.setdefault(key, Finding(*key)).tests.update(f["tests"])
+        result.found = list(merged["found"].values())
+        result.before_redaction = list(merged["before_redaction"].values())
+        self.result, self.counts = result, dict(counts)
+        if (result.failed or self.missing) and session.exitstatus in (
+            pytest.ExitCode.OK,
+            pytest.ExitCode.NO_TESTS_COLLECTED,
+        ):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.result is None:
+            return
+        CanaryLogScan.pytest_terminal_summary(self, terminalreporter)
+        if self.missing:
+            terminalreporter.write_line(
+                f"canary log scan: {self.missing} test worker(s) went down without a scan, "
+                "so their records were not scanned",
+                red=True,
+            )
 
 
 def pytest_addoption(parser):
@@ -565,6 +651,9 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    if config.getoption("no_canary") or hasattr(config, "workerinput"):
+    if config.getoption("no_canary"):
         return
-    config.pluginmanager.register(CanaryLogScan(config), PLUGIN_NAME)
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(CanaryCollector(config), PLUGIN_NAME)
+    else:
+        config.pluginmanager.register(CanaryLogScan(config), PLUGIN_NAME)

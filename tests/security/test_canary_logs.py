@@ -322,7 +322,7 @@ def test_the_scan_reports_kind_logger_and_test_but_never_the_value():
         ("phone", "tests.canary.app"),
         ("token", "tests.canary.app"),
     }
-    report = "\n".join([*finding_lines(result.found), summary_line(result, values)])
+    report = "\n".join([*finding_lines(result.found), summary_line(result, values.counts())])
     assert "3 canary values found" in report
     assert "family name in logger 'tests.canary.app'" in report
     assert "during tests/x.py::test_one" in report
