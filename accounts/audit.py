@@ -208,6 +208,7 @@ NO_CLINICAL_VALUES: dict[str, str] = {
     "programmes.cohort": "a group's name, place and times; facilitators are staff",
     "measures.timepoint": "protocol templates",
     "measures.instrumentwording": "licensed questionnaire wording",
+    "measures.alertdigestsent": "a staff address, a day and a count; names no alert or person",
     "measures.participantlink": "dates a link was made, used and revoked; the hash is not kept",
     "reminders.reminderpolicy": "when messages go",
     "reminders.messagetemplate": "message wording, which never names anyone",

@@ -23,6 +23,7 @@ class MeasuresConfig(AppConfig):
             models.Response,
             models.Score,
             models.RiskAlert,
+            models.AlertDigestSent,
         ):
             auditlog.register(model)
         # The token hash is a secret in its own right; the audit row needs only the dates.

@@ -211,6 +211,28 @@ class RiskAlert(models.Model):
         return f"{self.get_severity_display()} alert on {self.administration_id}"
 
 
+class AlertDigestSent(models.Model):
+    """One person's daily risk-alert digest, recorded before it goes, so a second run of the
+    daily follow-up on the same day (a beat tick and the command, a retried task) does not
+    e-mail them again. Names no alert and no participant."""
+
+    recipient = models.EmailField(help_text="The staff address the digest went to.")
+    sent_on = models.DateField(help_text="The day (Europe/London) the digest was for.")
+    sent_at = models.DateTimeField(auto_now_add=True)
+    open_alerts = models.PositiveIntegerField(help_text="How many open alerts it counted.")
+
+    class Meta:
+        ordering = ["-sent_on", "recipient"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "sent_on"], name="alert_digest_once_a_day_per_recipient"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Risk alert digest of {self.sent_on:%d/%m/%Y}"
+
+
 class ParticipantLink(models.Model):
     """A link sent to a participant. Only the SHA-256 of its token is kept."""
 

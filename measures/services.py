@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from measures import catalogue, events
 from measures.definitions import apply_wording, get_instrument
 from measures.models import (
     Administration,
+    AlertDigestSent,
     InstrumentWording,
     Response,
     RiskAlert,
@@ -475,11 +476,14 @@ def _service_managers(service_id: int) -> list[str]:
     )
 
 
-def risk_alerts_digest() -> int:
+def risk_alerts_digest(*, now: datetime.datetime | None = None) -> int:
     """E-mail each facilitator how many of their cohorts' alerts are still open; no detail.
 
-    Returns the number of e-mails sent. One e-mail per person, however many cohorts.
+    Returns the number of e-mails sent. One e-mail per person a day, however many cohorts
+    and however many times the daily run goes: each digest is recorded (AlertDigestSent)
+    before it is sent, and a digest that could not be sent gives its record back.
     """
+    today = timezone.localdate(now or timezone.now())
     open_alerts = RiskAlert.objects.filter(acknowledged_at__isnull=True).select_related(
         "administration__enrolment__cohort"
     )
@@ -496,6 +500,9 @@ def risk_alerts_digest() -> int:
     sent = 0
     for email, tally in counts.items():
         total = tally["urgent"] + tally["review"]
+        record = _digest_claim(recipient=email, day=today, open_alerts=total)
+        if record is None:
+            continue  # already sent today
         body = (
             f"{total} risk alert{'s are' if total != 1 else ' is'} still open in Safeground "
             "for your groups, not yet acknowledged:\n\n"
@@ -504,8 +511,28 @@ def risk_alerts_digest() -> int:
             f"{_how_to_open(url)}\n\n"
             "Acknowledge each one with a note once it has been reviewed.\n"
         )
-        sent += _send(DIGEST_SUBJECT, body, [email], "the risk alert digest")
+        if _send(DIGEST_SUBJECT, body, [email], "the risk alert digest"):
+            sent += 1
+        else:
+            # Not sent: the next run today may try again.
+            record.delete()
     return sent
+
+
+def _digest_claim(*, recipient: str, day: datetime.date, open_alerts: int):
+    """Record today's digest for `recipient` before sending it; None if one is recorded.
+
+    Two overlapping daily runs (a beat tick and the management command) both reach here for
+    the same person: the unique constraint alert_digest_once_a_day_per_recipient makes the
+    second insert wait for the first to commit and then fail, so only one run sends.
+    """
+    try:
+        with transaction.atomic():
+            return AlertDigestSent.objects.create(
+                recipient=recipient, sent_on=day, open_alerts=open_alerts
+            )
+    except IntegrityError:
+        return None
 
 
 def risk_alerts_escalate(*, now: datetime.datetime | None = None) -> int:
@@ -564,7 +591,7 @@ def _escalations_send(ready) -> None:
 def risk_alerts_follow_up(*, now: datetime.datetime | None = None) -> dict:
     """The daily run: the facilitators' digest, then escalation of overdue alerts."""
     now = now or timezone.now()
-    return {"digests": risk_alerts_digest(), "escalated": risk_alerts_escalate(now=now)}
+    return {"digests": risk_alerts_digest(now=now), "escalated": risk_alerts_escalate(now=now)}
 
 
 # --------------------------------------------------------------------------- wording
