@@ -190,6 +190,11 @@ CLINICAL_VALUES: dict[str, ClinicalValues] = {
         service=_ADMINISTRATION,
         shown=frozenset({"administration", "raised_at", "acknowledged_at", "acknowledged_by"}),
     ),
+    # Who was contacted before a group, and what was said, is clinical.
+    "measures.huddlecontact": ClinicalValues(
+        service="session__cohort__service",
+        shown=frozenset({"session", "enrolment", "recorded_at", "recorded_by"}),
+    ),
     "participants.subjectaccessrequest": ClinicalValues(
         service="service", hidden=frozenset({"note"})
     ),

@@ -24,6 +24,7 @@ class MeasuresConfig(AppConfig):
             models.Score,
             models.RiskAlert,
             models.AlertDigestSent,
+            models.HuddleContact,
         ):
             auditlog.register(model)
         # The token hash is a secret in its own right; the audit row needs only the dates.

@@ -4,7 +4,7 @@ from django.db.models import F, Q
 
 from accounts.models import Service
 from participants.models import Participant
-from programmes.models import Enrolment, Programme
+from programmes.models import Enrolment, GroupSession, Programme
 
 
 class Timepoint(models.Model):
@@ -209,6 +209,37 @@ class RiskAlert(models.Model):
 
     def __str__(self):
         return f"{self.get_severity_display()} alert on {self.administration_id}"
+
+
+class HuddleContact(models.Model):
+    """A clinician's note, before a group session, that they contacted someone the huddle
+    flagged (an open alert, a run of missed sessions, a deterioration, an unanswered
+    questionnaire). Kept per session; several notes for one person are all kept."""
+
+    session = models.ForeignKey(
+        GroupSession, on_delete=models.PROTECT, related_name="huddle_contacts"
+    )
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.PROTECT, related_name="huddle_contacts"
+    )
+    note = models.TextField(help_text="What was done: who rang whom, and what was agreed.")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["session", "enrolment", "recorded_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(note=""), name="huddle_contact_has_note"),
+        ]
+        indexes = [
+            # The huddle page: the contact notes recorded for one session.
+            models.Index(fields=["session", "recorded_at"], name="huddle_contact_by_session"),
+        ]
+
+    def __str__(self):
+        return f"Contact before session {self.session_id} for enrolment {self.enrolment_id}"
 
 
 class AlertDigestSent(models.Model):

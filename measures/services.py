@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from auditlog.models import LogEntry
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -20,6 +21,7 @@ from measures.definitions import apply_wording, get_instrument
 from measures.models import (
     Administration,
     AlertDigestSent,
+    HuddleContact,
     InstrumentWording,
     Response,
     RiskAlert,
@@ -28,6 +30,7 @@ from measures.models import (
 )
 from measures.scoring import ScoreResult, score
 from programmes.models import Enrolment
+from programmes.selectors import on_register_at
 from programmes.services import bank_holiday_name
 
 logger = logging.getLogger(__name__)
@@ -433,6 +436,20 @@ def risk_alert_acknowledge(*, alert: RiskAlert, user, note: str) -> RiskAlert:
         alert.acknowledgement_note = note.strip()
         alert.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
     return alert
+
+
+@transaction.atomic
+def huddle_contact_record(*, session, enrolment, note: str, by) -> HuddleContact:
+    """Record that someone flagged for a session's huddle was contacted (audited by
+    auditlog). The person must be on that session's register."""
+    if enrolment.cohort_id != session.cohort_id or not on_register_at(enrolment, session.date):
+        raise ValidationError({"enrolment": "That person is not on this session's register."})
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "Write a note saying who was contacted and how."})
+    return HuddleContact.objects.create(
+        session=session, enrolment=enrolment, note=note, recorded_by=by
+    )
 
 
 def escalation_working_days(severity: str) -> int:
