@@ -127,6 +127,11 @@ class Administration(models.Model):
     def __str__(self):
         return f"{self.instrument_code} at {self.timepoint} for enrolment {self.enrolment_id}"
 
+    def subject_access_label(self) -> str:
+        from measures.definitions import get_instrument
+
+        return f"{get_instrument(self.instrument_code).name}, {self.timepoint.name}"
+
 
 class Response(models.Model):
     """Answers saved page by page, then submitted once."""
@@ -209,6 +214,9 @@ class RiskAlert(models.Model):
 
     def __str__(self):
         return f"{self.get_severity_display()} alert on {self.administration_id}"
+
+    def subject_access_label(self) -> str:
+        return f"{self.get_severity_display()} alert"
 
 
 class HuddleContact(models.Model):
