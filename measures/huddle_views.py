@@ -74,6 +74,6 @@ def huddle_contact(request, pk):
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            messages.success(request, f"Contact noted for {enrolment.participant.reference}.")
+            messages.success(request, "Contact noted.")
             return redirect("measures:huddle", pk=session.pk)
     return _page(request, session, form)
