@@ -190,6 +190,11 @@ CLINICAL_VALUES: dict[str, ClinicalValues] = {
         service=_ADMINISTRATION,
         shown=frozenset({"administration", "raised_at", "acknowledged_at", "acknowledged_by"}),
     ),
+    # Who was contacted before a group, and what was said, is clinical.
+    "measures.huddlecontact": ClinicalValues(
+        service="session__cohort__service",
+        shown=frozenset({"session", "enrolment", "recorded_at", "recorded_by"}),
+    ),
     "participants.subjectaccessrequest": ClinicalValues(
         service="service", hidden=frozenset({"note"})
     ),
@@ -208,6 +213,7 @@ NO_CLINICAL_VALUES: dict[str, str] = {
     "programmes.cohort": "a group's name, place and times; facilitators are staff",
     "measures.timepoint": "protocol templates",
     "measures.instrumentwording": "licensed questionnaire wording",
+    "measures.alertdigestsent": "a staff address, a day and a count; names no alert or person",
     "measures.participantlink": "dates a link was made, used and revoked; the hash is not kept",
     "reminders.reminderpolicy": "when messages go",
     "reminders.messagetemplate": "message wording, which never names anyone",

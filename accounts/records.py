@@ -77,3 +77,57 @@ def _rows_pointing_at(obj, depth, seen_models):
 
 def linked_rows(obj) -> list[tuple[type[models.Model], models.Model]]:
     return _rows_pointing_at(obj, 1, {type(obj)})
+
+
+# Readable copies ----------------------------------------------------------------------
+# The subject access copy a participant receives: labels, UK dates and plain words, never a
+# database id or "True". A row another row points at may say how it should be named there
+# with a `subject_access_label()` method (an administration as "CORE-10, Baseline").
+
+
+def readable(value) -> str:
+    """A stored value as a person reads it: UK dates, Yes/No, "Not recorded"."""
+    from django.utils import timezone
+    from django.utils.formats import date_format
+
+    if value is None or value == "":
+        return "Not recorded"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, datetime.datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return date_format(value, "j F Y, H:i")
+    if isinstance(value, datetime.date):
+        return date_format(value, "j F Y")
+    if isinstance(value, datetime.time):
+        return value.strftime("%H:%M")
+    if isinstance(value, list | tuple):
+        return ", ".join(readable(v) for v in value) or "None"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {readable(v)}" for k, v in value.items()) or "None"
+    return str(value)
+
+
+def _name_of(related) -> str:
+    label = getattr(related, "subject_access_label", None)
+    return str(label() if callable(label) else related)
+
+
+def readable_record_of(obj, *, leave_out: tuple[str, ...] = ()) -> dict:
+    """record_of in plain words: no row ids, each linked row by its name, UK dates."""
+    record = {}
+    for field in obj._meta.concrete_fields:
+        if is_secret(field) or field.primary_key or field.name in leave_out:
+            continue
+        if field.is_relation:
+            related = getattr(obj, field.name)
+            value = "Not recorded" if related is None else _name_of(related)
+        elif field.choices:
+            raw = field.value_from_object(obj)
+            value = getattr(obj, f"get_{field.name}_display")() if raw not in (None, "") else ""
+            value = value or "Not recorded"
+        else:
+            value = readable(field.value_from_object(obj))
+        record[str(field.verbose_name).capitalize()] = value
+    return record

@@ -70,6 +70,17 @@ class Change:
     old: str
     new: str
     hidden: bool = False
+    label: str = ""  # the field as the forms and pages name it ("Opted out of messages")
+
+
+def field_label(content_type, field: str) -> str:
+    """A model field's label, as its forms show it; the name itself for one since removed."""
+    model = content_type.model_class()
+    try:
+        name = model._meta.get_field(field).verbose_name if model else field
+    except Exception:
+        name = field.replace("_", " ")
+    return str(name).capitalize()
 
 
 @dataclass(frozen=True)
@@ -93,9 +104,11 @@ def audit_rows(entries, user) -> list[AuditRow]:
         service_id = services.get((entry.content_type_id, entry.object_pk))
         readable = policy is None or service_id in clinical
         changes = [
-            Change(field, old, new)
+            Change(field, old, new, label=field_label(entry.content_type, field))
             if readable or not policy.hides(field)
-            else Change(field, HIDDEN, HIDDEN, hidden=True)
+            else Change(
+                field, HIDDEN, HIDDEN, hidden=True, label=field_label(entry.content_type, field)
+            )
             for field, (old, new) in _pairs(entry.changes_dict)
         ]
         action = (

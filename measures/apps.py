@@ -23,11 +23,14 @@ class MeasuresConfig(AppConfig):
             models.Response,
             models.Score,
             models.RiskAlert,
+            models.AlertDigestSent,
+            models.HuddleContact,
         ):
             auditlog.register(model)
         # The token hash is a secret in its own right; the audit row needs only the dates.
         auditlog.register(models.ParticipantLink, exclude_fields=["token_hash"])
 
-        from measures import panels
+        from measures import panels, subject_access
 
         panels.register()
+        subject_access.register()

@@ -148,3 +148,36 @@ def parse_wording_json(text: str) -> dict:
     if not isinstance(instructions, str):
         raise ValueError('"instructions" must be text.')
     return {"items": items, "option_labels": labels, "instructions": instructions}
+
+
+class HuddleContactForm(forms.Form):
+    """A "contacted" note against one person on the huddle of a session."""
+
+    enrolment = forms.TypedChoiceField(
+        coerce=int,
+        error_messages={
+            "required": "Choose the person the note is about.",
+            "invalid_choice": "That person is not on this session's register.",
+        },
+    )
+    note = forms.CharField(
+        label="Contacted: note",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+        error_messages={
+            "required": "Write a note saying who was contacted, how, and what was agreed.",
+            "max_length": "Keep the note to 1000 characters or fewer (it has %(show_value)d).",
+        },
+    )
+
+    def __init__(self, *args, enrolment_ids, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["enrolment"].choices = [(pk, pk) for pk in enrolment_ids]
+
+    def clean_note(self):
+        note = self.cleaned_data["note"].strip()
+        if not note:
+            raise forms.ValidationError(
+                "Write a note saying who was contacted, how, and what was agreed."
+            )
+        return note

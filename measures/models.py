@@ -4,7 +4,7 @@ from django.db.models import F, Q
 
 from accounts.models import Service
 from participants.models import Participant
-from programmes.models import Enrolment, Programme
+from programmes.models import Enrolment, GroupSession, Programme
 
 
 class Timepoint(models.Model):
@@ -127,6 +127,11 @@ class Administration(models.Model):
     def __str__(self):
         return f"{self.instrument_code} at {self.timepoint} for enrolment {self.enrolment_id}"
 
+    def subject_access_label(self) -> str:
+        from measures.definitions import get_instrument
+
+        return f"{get_instrument(self.instrument_code).name}, {self.timepoint.name}"
+
 
 class Response(models.Model):
     """Answers saved page by page, then submitted once."""
@@ -209,6 +214,62 @@ class RiskAlert(models.Model):
 
     def __str__(self):
         return f"{self.get_severity_display()} alert on {self.administration_id}"
+
+    def subject_access_label(self) -> str:
+        return f"{self.get_severity_display()} alert"
+
+
+class HuddleContact(models.Model):
+    """A clinician's note, before a group session, that they contacted someone the huddle
+    flagged (an open alert, a run of missed sessions, a deterioration, an unanswered
+    questionnaire). Kept per session; several notes for one person are all kept."""
+
+    session = models.ForeignKey(
+        GroupSession, on_delete=models.PROTECT, related_name="huddle_contacts"
+    )
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.PROTECT, related_name="huddle_contacts"
+    )
+    note = models.TextField(help_text="What was done: who rang whom, and what was agreed.")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["session", "enrolment", "recorded_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(note=""), name="huddle_contact_has_note"),
+        ]
+        indexes = [
+            # The huddle page: the contact notes recorded for one session.
+            models.Index(fields=["session", "recorded_at"], name="huddle_contact_by_session"),
+        ]
+
+    def __str__(self):
+        return f"Contact before session {self.session_id} for enrolment {self.enrolment_id}"
+
+
+class AlertDigestSent(models.Model):
+    """One person's daily risk-alert digest, recorded before it goes, so a second run of the
+    daily follow-up on the same day (a beat tick and the command, a retried task) does not
+    e-mail them again. Names no alert and no participant."""
+
+    recipient = models.EmailField(help_text="The staff address the digest went to.")
+    sent_on = models.DateField(help_text="The day (Europe/London) the digest was for.")
+    sent_at = models.DateTimeField(auto_now_add=True)
+    open_alerts = models.PositiveIntegerField(help_text="How many open alerts it counted.")
+
+    class Meta:
+        ordering = ["-sent_on", "recipient"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "sent_on"], name="alert_digest_once_a_day_per_recipient"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Risk alert digest of {self.sent_on:%d/%m/%Y}"
 
 
 class ParticipantLink(models.Model):

@@ -4,7 +4,7 @@ from accounts.panels import Panel
 from accounts.scope import Can, user_can
 from measures import selectors
 from participants.panels import participant_page
-from programmes.panels import cohort_page
+from programmes.panels import cohort_page, session_page
 
 
 def participant_panel(request, participant):
@@ -31,7 +31,15 @@ def cohort_panel(request, cohort):
         "cohort": cohort,
         "completion": selectors.cohort_completion(cohort),
         "open_alerts": selectors.cohort_open_alerts(cohort),
+        "next_session": selectors.next_session(cohort),
     }
+
+
+def session_panel(request, session):
+    """A link from the register to the session's huddle; no query."""
+    if not user_can(request.user, Can.VIEW_CLINICAL, session.cohort.service_id):
+        return None
+    return {"session": session}
 
 
 def register():
@@ -42,6 +50,15 @@ def register():
             template="measures/panels/participant.html",
             context=participant_panel,
             order=50,
+        )
+    )
+    session_page.register(
+        Panel(
+            key="huddle",
+            title="Huddle",
+            template="measures/panels/session_huddle.html",
+            context=session_panel,
+            order=10,
         )
     )
     cohort_page.register(

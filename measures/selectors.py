@@ -86,6 +86,18 @@ class AlertDetail:
     facilitators: list
 
 
+def next_session(cohort, *, today: datetime.date | None = None) -> GroupSession | None:
+    """The cohort's next session not yet held: later, or today with no register yet (one query)."""
+    today = today or timezone.localdate()
+    return (
+        GroupSession.objects.filter(cohort=cohort)
+        .exclude(status=GroupSession.Status.CANCELLED)
+        .filter(Q(date__gt=today) | Q(date=today, register_taken_at__isnull=True))
+        .order_by("date", "number")
+        .first()
+    )
+
+
 def alert_detail(alert: RiskAlert, *, today: datetime.date | None = None) -> AlertDetail:
     """The item as the participant saw it (wording only where the service may show it)."""
     today = today or timezone.localdate()
@@ -110,13 +122,6 @@ def alert_detail(alert: RiskAlert, *, today: datetime.date | None = None) -> Ale
         item_scales += f"; answers {item.min_value} to {item.max_value}"
     completed_on = timezone.localdate(adm.completed_at) if adm.completed_at else None
     entered_on = timezone.localdate(alert.raised_at)
-    next_session = (
-        GroupSession.objects.filter(cohort=cohort)
-        .exclude(status=GroupSession.Status.CANCELLED)
-        .filter(Q(date__gt=today) | Q(date=today, register_taken_at__isnull=True))
-        .order_by("date", "number")
-        .first()
-    )
     return AlertDetail(
         instrument=instrument,
         item_text=item.text,
@@ -127,7 +132,7 @@ def alert_detail(alert: RiskAlert, *, today: datetime.date | None = None) -> Ale
         completed_on=completed_on,
         entered_on=entered_on,
         entered_later=completed_on is not None and completed_on != entered_on,
-        next_session=next_session,
+        next_session=next_session(cohort, today=today),
         facilitators=list(cohort.facilitators.order_by("last_name", "first_name")),
     )
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from auditlog.models import LogEntry
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +20,8 @@ from measures import catalogue, events
 from measures.definitions import apply_wording, get_instrument
 from measures.models import (
     Administration,
+    AlertDigestSent,
+    HuddleContact,
     InstrumentWording,
     Response,
     RiskAlert,
@@ -27,6 +30,7 @@ from measures.models import (
 )
 from measures.scoring import ScoreResult, score
 from programmes.models import Enrolment
+from programmes.selectors import on_register_at
 from programmes.services import bank_holiday_name
 
 logger = logging.getLogger(__name__)
@@ -434,6 +438,20 @@ def risk_alert_acknowledge(*, alert: RiskAlert, user, note: str) -> RiskAlert:
     return alert
 
 
+@transaction.atomic
+def huddle_contact_record(*, session, enrolment, note: str, by) -> HuddleContact:
+    """Record that someone flagged for a session's huddle was contacted (audited by
+    auditlog). The person must be on that session's register."""
+    if enrolment.cohort_id != session.cohort_id or not on_register_at(enrolment, session.date):
+        raise ValidationError({"enrolment": "That person is not on this session's register."})
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "Write a note saying who was contacted and how."})
+    return HuddleContact.objects.create(
+        session=session, enrolment=enrolment, note=note, recorded_by=by
+    )
+
+
 def escalation_working_days(severity: str) -> int:
     if severity == RiskAlert.Severity.URGENT:
         return settings.RISK_ALERT_ESCALATE_URGENT_DAYS
@@ -475,11 +493,14 @@ def _service_managers(service_id: int) -> list[str]:
     )
 
 
-def risk_alerts_digest() -> int:
+def risk_alerts_digest(*, now: datetime.datetime | None = None) -> int:
     """E-mail each facilitator how many of their cohorts' alerts are still open; no detail.
 
-    Returns the number of e-mails sent. One e-mail per person, however many cohorts.
+    Returns the number of e-mails sent. One e-mail per person a day, however many cohorts
+    and however many times the daily run goes: each digest is recorded (AlertDigestSent)
+    before it is sent, and a digest that could not be sent gives its record back.
     """
+    today = timezone.localdate(now or timezone.now())
     open_alerts = RiskAlert.objects.filter(acknowledged_at__isnull=True).select_related(
         "administration__enrolment__cohort"
     )
@@ -496,6 +517,9 @@ def risk_alerts_digest() -> int:
     sent = 0
     for email, tally in counts.items():
         total = tally["urgent"] + tally["review"]
+        record = _digest_claim(recipient=email, day=today, open_alerts=total)
+        if record is None:
+            continue  # already sent today
         body = (
             f"{total} risk alert{'s are' if total != 1 else ' is'} still open in Safeground "
             "for your groups, not yet acknowledged:\n\n"
@@ -504,8 +528,28 @@ def risk_alerts_digest() -> int:
             f"{_how_to_open(url)}\n\n"
             "Acknowledge each one with a note once it has been reviewed.\n"
         )
-        sent += _send(DIGEST_SUBJECT, body, [email], "the risk alert digest")
+        if _send(DIGEST_SUBJECT, body, [email], "the risk alert digest"):
+            sent += 1
+        else:
+            # Not sent: the next run today may try again.
+            record.delete()
     return sent
+
+
+def _digest_claim(*, recipient: str, day: datetime.date, open_alerts: int):
+    """Record today's digest for `recipient` before sending it; None if one is recorded.
+
+    Two overlapping daily runs (a beat tick and the management command) both reach here for
+    the same person: the unique constraint alert_digest_once_a_day_per_recipient makes the
+    second insert wait for the first to commit and then fail, so only one run sends.
+    """
+    try:
+        with transaction.atomic():
+            return AlertDigestSent.objects.create(
+                recipient=recipient, sent_on=day, open_alerts=open_alerts
+            )
+    except IntegrityError:
+        return None
 
 
 def risk_alerts_escalate(*, now: datetime.datetime | None = None) -> int:
@@ -564,7 +608,7 @@ def _escalations_send(ready) -> None:
 def risk_alerts_follow_up(*, now: datetime.datetime | None = None) -> dict:
     """The daily run: the facilitators' digest, then escalation of overdue alerts."""
     now = now or timezone.now()
-    return {"digests": risk_alerts_digest(), "escalated": risk_alerts_escalate(now=now)}
+    return {"digests": risk_alerts_digest(now=now), "escalated": risk_alerts_escalate(now=now)}
 
 
 # --------------------------------------------------------------------------- wording

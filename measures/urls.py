@@ -1,6 +1,6 @@
 from django.urls import path
 
-from measures import views
+from measures import huddle_views, views
 
 app_name = "measures"
 
@@ -20,6 +20,12 @@ urlpatterns = [
     ),
     path("participants/<int:pk>/links/new/", views.link_new, name="link_new"),
     path("participants/<int:pk>/links/revoke/", views.links_revoke, name="links_revoke"),
+    path("sessions/<int:pk>/huddle/", huddle_views.huddle, name="huddle"),
+    path(
+        "sessions/<int:pk>/huddle/contact/",
+        huddle_views.huddle_contact,
+        name="huddle_contact",
+    ),
     path("wording/", views.wording_list, name="wording_list"),
     path(
         "wording/<int:service_pk>/<slug:code>/import/",

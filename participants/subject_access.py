@@ -11,7 +11,7 @@ never imports them. Instead:
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from accounts.records import linked_rows, record_of
+from accounts.records import linked_rows, readable_record_of
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,9 @@ class Section:
     title: str
     collect: Callable  # (participant) -> list[dict] of records, each {field label: value}
     order: int = 100
+    # Models ("app_label.model") this section presents itself, so the general section of
+    # linked rows leaves them out rather than print them a second time, raw.
+    covers: tuple[str, ...] = ()
 
 
 class SectionRegistry:
@@ -28,6 +31,9 @@ class SectionRegistry:
 
     def register(self, section: Section) -> None:
         self._sections[section.key] = section
+
+    def covered(self) -> set[str]:
+        return {label for section in self._sections.values() for label in section.covers}
 
     def keys(self) -> list[str]:
         return sorted(self._sections)
@@ -44,13 +50,15 @@ sections = SectionRegistry()
 
 
 def _participant_record(participant) -> list[dict]:
-    return [record_of(participant)]
+    return [readable_record_of(participant)]
 
 
 def _linked_records(participant) -> list[dict]:
+    covered = sections.covered()
     return [
-        {"kind": str(model._meta.verbose_name).capitalize(), **record_of(row)}
+        {"kind": str(model._meta.verbose_name).capitalize(), **readable_record_of(row)}
         for model, row in linked_rows(participant)
+        if model._meta.label_lower not in covered
     ]
 
 

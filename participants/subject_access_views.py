@@ -115,7 +115,7 @@ def sar_download(request, pk, fmt):
     if sar.status != SAR.Status.RELEASED:
         raise Http404
     data = export(sar.participant)
-    record_view(sar.participant, where="Exported in a subject access download")
+    record_view(sar.participant, where=f"Exported in a subject access download ({fmt.upper()})")
     if fmt == "json":
         body = json.dumps(data, indent=2, ensure_ascii=False)
         response = HttpResponse(body, content_type="application/json; charset=utf-8")

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 
 from accounts.audit import record_access, record_view
 from accounts.models import Service
-from accounts.scope import Can, get_scoped_or_404, scoped, service_ids
+from accounts.scope import Can, get_scoped_or_404, scoped, service_ids, user_can
 from participants.forms import ParticipantForm, add_service_errors
 from participants.models import Participant
 from participants.panels import participant_page
@@ -74,6 +74,9 @@ def participant_detail(request, pk):
         {
             "participant": participant,
             "panels": participant_page.render_context(request, participant),
+            "can_request_subject_access": user_can(
+                request.user, Can.CHANGE_CLINICAL, participant.service_id
+            ),
         },
     )
 

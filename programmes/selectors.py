@@ -16,6 +16,7 @@ from programmes.models import (
     Phase,
     Programme,
     counts_for_enrolment,
+    held_q,
 )
 
 DNA_RUN_FLAG = 3
@@ -39,6 +40,67 @@ def enrolments_open_at(session: GroupSession) -> QuerySet:
     )
 
 
+def on_register_at(enrolment: Enrolment, date: datetime.date) -> bool:
+    """enrolments_open_at's rule for an enrolment already in memory."""
+    return enrolment.enrolled_on <= date and (
+        enrolment.status in Enrolment.OPEN_STATUSES
+        or (enrolment.ended_on is not None and enrolment.ended_on >= date)
+    )
+
+
+def enrolments_open_at_each(sessions: list[GroupSession]) -> dict[int, list[Enrolment]]:
+    """enrolments_open_at for several sessions in one query: session id -> its register."""
+    cohort_ids = {s.cohort_id for s in sessions}
+    enrolments = list(
+        Enrolment.objects.filter(cohort_id__in=cohort_ids)
+        .select_related("participant")
+        .order_by("participant__family_name", "participant__given_name", "pk")
+    )
+    return {
+        s.pk: [e for e in enrolments if e.cohort_id == s.cohort_id and on_register_at(e, s.date)]
+        for s in sessions
+    }
+
+
+def dna_run_length(statuses) -> int:
+    """How many "did not attend" marks end a person's marks in date order (DNA_RULE)."""
+    run = 0
+    for status in statuses:
+        run = run + 1 if status == Attendance.Status.DNA else 0
+    return run
+
+
+def dna_runs_before(
+    sessions: list[GroupSession], today: datetime.date | None = None
+) -> dict[int, dict[int, int]]:
+    """Session id -> {enrolment id: DNA run} over the sessions held before it (one query).
+
+    The cohort page's rule: only held sessions, each person's marks only up to the day they
+    left, cancelled sessions skipped; flag at DNA_RUN_FLAG or more.
+    """
+    today = today or timezone.localdate()
+    marks = list(
+        Attendance.objects.filter(session__cohort_id__in={s.cohort_id for s in sessions})
+        .filter(held_q(today, "session__"))
+        .order_by("session__date", "session__number")
+        .values_list(
+            "session__cohort_id", "session__date", "enrolment_id", "enrolment__ended_on", "status"
+        )
+    )
+    runs: dict[int, dict[int, int]] = {}
+    for session in sessions:
+        history: dict[int, list[str]] = defaultdict(list)
+        for cohort_id, date, enrolment_id, ended_on, status in marks:
+            if (
+                cohort_id == session.cohort_id
+                and date < session.date
+                and counts_for_enrolment(date, ended_on)
+            ):
+                history[enrolment_id].append(status)
+        runs[session.pk] = {eid: dna_run_length(st) for eid, st in history.items()}
+    return runs
+
+
 def cohorts_for(user, *, can: Can = Can.VIEW_CLINICAL) -> QuerySet:
     """The user's cohorts with their next session and number of open enrolments."""
     today = timezone.localdate()
@@ -52,6 +114,9 @@ def cohorts_for(user, *, can: Can = Can.VIEW_CLINICAL) -> QuerySet:
             next_session_id=Subquery(upcoming.order_by("date").values("pk")[:1]),
             next_session_date=Subquery(upcoming.order_by("date").values("date")[:1]),
             next_session_number=Subquery(upcoming.order_by("date").values("number")[:1]),
+            next_session_register_taken_at=Subquery(
+                upcoming.order_by("date").values("register_taken_at")[:1]
+            ),
             open_enrolments=Count(
                 "enrolments",
                 filter=Q(enrolments__status__in=Enrolment.OPEN_STATUSES),
@@ -170,7 +235,7 @@ def cohort_overview(cohort: Cohort) -> CohortOverview:
             for rate in (row.overall, row.by_phase[session.phase_id]):
                 rate.recorded += 1
                 rate.attended += attended
-            row.dna_run = row.dna_run + 1 if status == Attendance.Status.DNA else 0
+        row.dna_run = dna_run_length(status for _, status in history)
         row.phase_rates = [row.by_phase.get(p.pk, Rate()) for p in phases if p.group_meets]
         rows.append(row)
 

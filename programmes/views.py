@@ -26,7 +26,7 @@ from programmes.forms import (
     SessionMoveForm,
 )
 from programmes.models import Cohort, Enrolment, GroupSession, Programme
-from programmes.panels import cohort_page
+from programmes.panels import cohort_page, session_page
 
 
 def _require_any(user, can: Can) -> list[int]:
@@ -276,6 +276,7 @@ def register(request, pk):
             "session": session,
             "cohort": session.cohort,
             "is_future": session.date > timezone.localdate(),
+            "panels": session_page.render_context(request, session),
         },
     )
 

@@ -170,6 +170,9 @@ class Message(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} {self.pk} ({self.status})"
 
+    def subject_access_label(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_status_display()})"
+
 
 class Escalation(models.Model):
     """A task for the facilitators: a participant has not answered after two reminders."""

@@ -2,9 +2,13 @@
 and who to ring, then acknowledges it with a note."""
 
 import datetime
+import html
 import re
+from urllib.parse import urlsplit
 
 import pytest
+import time_machine
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.demo_mfa import ensure_totp
@@ -93,4 +97,96 @@ def test_clinician_opens_an_urgent_alert_and_acknowledges_it_with_a_note(
     alert.refresh_from_db()
     assert alert.acknowledged_by == clinician
     assert alert.acknowledgement_note.startswith("Rang Dee")
+    trip.finish()
+
+
+def _mail_page(page, mail) -> None:
+    """Show an e-mail from the outbox as a page, so the journey can photograph it."""
+    page.set_content(
+        '<!doctype html><html lang="en-GB"><head><title>Outbox</title></head><body><main>'
+        f"<h1>{html.escape(mail.subject)}</h1><p>To: {html.escape(', '.join(mail.to))}</p>"
+        f"<pre>{html.escape(mail.body)}</pre></main></body></html>"
+    )
+
+
+def test_an_unacknowledged_urgent_alert_is_in_the_next_days_digest_and_reaches_the_manager(
+    live_server, new_page, journey, mailoutbox
+):
+    service = ServiceFactory(name="Riverside Team")
+    clinician = MembershipFactory(
+        service=service,
+        role=Membership.Role.CLINICIAN,
+        user__username="a.clinician",
+        user__email="jo.clinician@nhs.example",
+    ).user
+    manager = MembershipFactory(
+        service=service,
+        role=Membership.Role.MANAGER,
+        user__username="a.manager",
+        user__email="sam.manager@nhs.example",
+    ).user
+    clinician_secret, manager_secret = ensure_totp(clinician), ensure_totp(manager)
+    tuesday = datetime.datetime(2026, 12, 1, 15, 0, tzinfo=datetime.UTC)
+    wednesday = datetime.datetime(2026, 12, 2, 8, 0, tzinfo=datetime.UTC)
+    with time_machine.travel(tuesday, tick=False):
+        start = datetime.date(2026, 11, 17)
+        cohort = cohort_create(
+            service=service,
+            programme=default_programme(),
+            name="Tuesday group",
+            start_date=start,
+            start_time=datetime.time(10, 0),
+            venue="Room 2",
+            capacity=10,
+            facilitators=[clinician],
+        )
+        enrolment = EnrolmentFactory(cohort=cohort, enrolled_on=start)
+        services.administrations_lay_out(enrolment=enrolment)
+        adm = Administration.objects.get(
+            enrolment=enrolment, timepoint__key="baseline", instrument_code="core10"
+        )
+        services.administration_enter(
+            administration=adm,
+            answers=dict.fromkeys(range(1, 11), 1) | {6: 3},
+            entered_by=clinician,
+            completed_at=timezone.now(),
+        )
+    alert = RiskAlert.objects.get()
+    assert alert.severity == RiskAlert.Severity.URGENT
+    assert [m.subject for m in mailoutbox] == [services.URGENT_ALERT_SUBJECT]
+    url = live_server.url
+
+    trip = journey("alert-digest-escalation")
+    page = new_page()
+    sign_in_with_mfa(page, url, "a.clinician", clinician_secret, trip.screenshot)
+    page.goto(url + reverse("measures:alert_list"))
+    assert page.get_by_role("link", name=re.compile(rf"Open alert {alert.pk}")).is_visible()
+    trip.step(page, "alert-open-not-acknowledged")
+
+    # The next morning's run: the alert is still open.
+    mailoutbox.clear()
+    assert services.risk_alerts_follow_up(now=wednesday) == {"digests": 1, "escalated": 1}
+    digest = next(m for m in mailoutbox if m.subject == services.DIGEST_SUBJECT)
+    escalation = next(m for m in mailoutbox if m.subject == services.ESCALATION_SUBJECT)
+    assert digest.to == [clinician.email]
+    assert "Urgent (same-day review): 1" in digest.body
+    assert escalation.to == [manager.email]
+    assert "Raised: Tuesday 1 December 2026, 15:00" in escalation.body
+    # A second run the same morning sends neither again.
+    assert services.risk_alerts_follow_up(now=wednesday) == {"digests": 0, "escalated": 0}
+    assert len(mailoutbox) == 2
+    for mail in mailoutbox:
+        assert enrolment.participant.family_name not in mail.body + mail.subject
+    _mail_page(page, digest)
+    trip.step(page, "outbox-digest-to-facilitator")
+    _mail_page(page, escalation)
+    trip.step(page, "outbox-escalation-to-manager")
+
+    link = re.search(r"https?://\S+/alerts/\d+/", escalation.body).group(0)
+    manager_page = new_page()
+    sign_in_with_mfa(manager_page, url, "a.manager", manager_secret, trip.screenshot)
+    manager_page.goto(url + urlsplit(link).path)
+    manager_page.wait_for_url(re.compile(rf"/alerts/{alert.pk}/$"))
+    assert "the service's manager was told" in manager_page.locator("main").inner_text()
+    trip.step(manager_page, "manager-opens-the-escalated-alert")
     trip.finish()

@@ -10,7 +10,8 @@ from tests.programmes.conftest import TODAY, enrol_many, make_cohort
 
 pytestmark = pytest.mark.django_db
 
-COHORT_PAGE_QUERIES = 15
+# Includes the next session not yet held, for the link to its huddle.
+COHORT_PAGE_QUERIES = 16
 REGISTER_GET_QUERIES = 10
 # Includes two writes marking the cohort's dashboard figures out of date (dashboards.freshness):
 # one for the attendance rows, one for the session's register stamp.

@@ -6,14 +6,14 @@ from unittest import mock
 import pytest
 from auditlog.models import LogEntry
 from django.core.management import call_command
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership
 from measures import services, tasks
-from measures.models import RiskAlert
+from measures.models import AlertDigestSent, RiskAlert
 from programmes.services import cohort_create
 from tests.factories import EnrolmentFactory, MembershipFactory, default_programme
 from tests.questionnaires.conftest import START, administration
@@ -364,6 +364,69 @@ def test_the_task_and_the_command_run_the_same_follow_up(
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.risk_alerts_follow_up() == {"digests": 1, "escalated": 1}
     out = []
+    # The same day the digest has gone already; the next day it goes again.
     with django_capture_on_commit_callbacks(execute=True):
         call_command("risk_alerts_follow_up", stdout=mock.Mock(write=out.append))
-    assert out == ["Sent 1 digest(s); escalated 0 alert(s).\n"]
+    frozen.move_to(at(2026, 12, 8, 8))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("risk_alerts_follow_up", stdout=mock.Mock(write=out.append))
+    assert out == [
+        "Sent 0 digest(s); escalated 0 alert(s).\n",
+        "Sent 1 digest(s); escalated 0 alert(s).\n",
+    ]
+
+
+# ------------------------------------------------------------------ one digest a day
+
+
+def test_a_second_run_on_the_same_day_sends_no_second_digest_and_the_next_day_does(
+    member, clinician, frozen, mailoutbox, django_capture_on_commit_callbacks
+):
+    frozen.move_to(at(2026, 12, 1, 15))  # Tuesday
+    raise_alert(member, clinician)
+    mailoutbox.clear()
+    frozen.move_to(at(2026, 12, 2, 7))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.risk_alerts_follow_up()["digests"] == 1
+    frozen.move_to(at(2026, 12, 2, 16))  # the command run by hand the same afternoon
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.risk_alerts_follow_up()["digests"] == 0
+    assert [m.subject for m in mailoutbox] == [services.DIGEST_SUBJECT]
+    record = AlertDigestSent.objects.get()
+    assert (record.recipient, record.sent_on, record.open_alerts) == (
+        clinician.email,
+        datetime.date(2026, 12, 2),
+        1,
+    )
+
+    frozen.move_to(at(2026, 12, 3, 7))  # the next morning it goes again
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.risk_alerts_follow_up()["digests"] == 1
+    assert [m.subject for m in mailoutbox] == [services.DIGEST_SUBJECT] * 2
+    assert AlertDigestSent.objects.count() == 2
+
+
+def test_a_digest_that_could_not_be_sent_is_tried_again_the_same_day(
+    member, clinician, frozen, mailoutbox, django_capture_on_commit_callbacks
+):
+    frozen.move_to(at(2026, 12, 1, 15))
+    raise_alert(member, clinician)
+    mailoutbox.clear()
+    frozen.move_to(at(2026, 12, 2, 7))
+    down = mock.patch("measures.services.send_mail", side_effect=OSError("mail server down"))
+    with down:
+        assert services.risk_alerts_digest() == 0
+    assert not AlertDigestSent.objects.exists()
+    frozen.move_to(at(2026, 12, 2, 9))
+    assert services.risk_alerts_digest() == 1
+    assert [m.to for m in mailoutbox] == [[clinician.email]]
+
+
+def test_the_database_refuses_a_second_digest_record_for_one_person_on_one_day(db):
+    AlertDigestSent.objects.create(recipient="a@example.org", sent_on=START, open_alerts=1)
+    AlertDigestSent.objects.create(
+        recipient="a@example.org", sent_on=START + datetime.timedelta(1), open_alerts=1
+    )
+    refused = pytest.raises(IntegrityError, match="alert_digest_once_a_day_per_recipient")
+    with refused, transaction.atomic():
+        AlertDigestSent.objects.create(recipient="a@example.org", sent_on=START, open_alerts=2)

@@ -68,6 +68,9 @@ TABLE: dict[str, Rule] = {
     "measures:participant_questionnaires": Rule(need=V, obj="participant"),
     "measures:link_new": Rule(need=C, obj="participant", method="POST"),  # shows the link once
     "measures:links_revoke": Rule(need=C, obj="participant", method="POST", ok=302),
+    "measures:huddle": Rule(need=V, obj="session"),
+    # An empty POST is a form error on the huddle page, not a server error.
+    "measures:huddle_contact": Rule(need=C, obj="session", method="POST"),
     "measures:wording_list": Rule(need=M),
     "measures:wording_import": Rule(need=M, obj="wording"),
     # questionnaire (participants, by link)

@@ -51,7 +51,14 @@ PAGES = {
     "programmes:cohort_detail": (
         lambda c: reverse("programmes:cohort_detail", args=[c.pk]),
         "Viewed on the cohort page",
-        15,
+        16,  # one of them the next session not yet held, for its huddle link
+    ),
+    "measures:huddle": (
+        lambda c: reverse(
+            "measures:huddle", args=[GroupSession.objects.get(cohort=c, number=1).pk]
+        ),
+        "Viewed on the session huddle",
+        14,
     ),
     "programmes:register": (
         lambda c: reverse(

@@ -145,6 +145,7 @@ CONSTRUCTOR_ARGUMENTS = {
     "programme": lambda c: default_programme(),
     "cohort": lambda c: c["cohort"],
     "rows": lambda c: [(e, None) for e in c["enrolments"]],
+    "enrolment_ids": lambda c: [e.pk for e in c["enrolments"]],
     "instrument": lambda c: _instrument(),
     "kind": lambda c: "invitation",
     "channel": lambda c: "sms",
