@@ -433,7 +433,7 @@ def check(request, pk):
 @needs_participant_session
 @require_POST
 def submit(request, pk):
-    """"Send as it is" from the check page: unanswered items count as missing."""
+    """ "Send as it is" from the check page: unanswered items count as missing."""
     adm, _, _, _ = _load(request, pk)
     if adm.status == Administration.Status.COMPLETED:
         return redirect("questionnaire:done", pk=pk)

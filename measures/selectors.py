@@ -43,6 +43,21 @@ def participant_due_administrations(
     return [adm for adm in rows if catalogue.answerable_online(adm.instrument_code, wordings)]
 
 
+def window_minutes(*, enrolment_id: int, timepoint_id: int) -> int:
+    """About how long a timepoint's questionnaires still to answer online take, in minutes:
+    the estimate each questionnaire's page shows, worked out from its items (one query)."""
+    codes = (
+        Administration.objects.filter(
+            enrolment_id=enrolment_id,
+            timepoint_id=timepoint_id,
+            status__in=(Status.OPEN, Status.IN_PROGRESS),
+        )
+        .exclude(instrument_code__in=catalogue.STAFF_COMPLETED)
+        .values_list("instrument_code", flat=True)
+    )
+    return max(1, sum(get_instrument(code).minutes for code in codes))
+
+
 def open_alerts_for(user):
     return (
         scoped(
