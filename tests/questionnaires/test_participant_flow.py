@@ -477,9 +477,7 @@ def test_a_window_that_closes_mid_way_shows_a_calm_closed_page(client, participa
 PHQ9_GAD7_REQUESTS = 7
 
 
-def test_phq9_and_gad7_take_seven_requests_from_the_link_to_the_thank_you_page(
-    client, participant
-):
+def test_phq9_and_gad7_take_seven_requests_from_the_link_to_the_thank_you_page(client, participant):
     phq9, gad7 = phq9_and_gad7(participant.enrolments.get())
     token = issue(participant)
     requests = []
