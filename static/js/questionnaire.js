@@ -18,7 +18,8 @@
     pending = false;
     var data = new FormData(form);
     data.append("autosave", "1");
-    window.fetch(form.action || window.location.href, {
+    // Not form.action: the "Take a break" button is named "action" and shadows it.
+    window.fetch(form.getAttribute("action") || window.location.href, {
       method: "POST",
       body: data,
       credentials: "same-origin",
