@@ -302,10 +302,11 @@ def resume(request, pk):
     return redirect(_continue_url(adm, answers))
 
 
-def _submit_and_go_on(request, adm):
-    """Send a questionnaire, then straight on to the next one due, or the thank-you page."""
+def _submit_and_go_on(request, adm, answers: dict | None = None):
+    """Send a questionnaire (with its last page's answers), then straight on to the next one
+    due, or the thank-you page."""
     try:
-        services.response_submit(administration_id=adm.pk)
+        services.response_submit(administration_id=adm.pk, answers=answers)
     except services.AdministrationClosed:
         adm.refresh_from_db()
         return _closed_page(request, adm)
@@ -352,6 +353,17 @@ def page(request, pk, number):
     if request.method == "POST":
         valid = form.is_valid()
         given = form.answers()
+        autosave = bool(request.POST.get(AUTOSAVE_FIELD))
+        merged = {**answers, **{str(n): v for n, v in given.items()}}
+        if (
+            valid
+            and not autosave
+            and request.POST.get("action") != BREAK_ACTION
+            and number == len(pages)
+            and not _unanswered(instrument, merged)
+        ):
+            # The last page, nothing missing: saved and sent in one transaction.
+            return _submit_and_go_on(request, adm, answers=given)
         if given:
             try:
                 services.response_save(administration_id=adm.pk, answers=given)
@@ -360,8 +372,8 @@ def page(request, pk, number):
                 if request.POST.get(AUTOSAVE_FIELD):
                     return HttpResponse(status=409)
                 return _closed_page(request, adm)
-            answers = {**answers, **{str(n): v for n, v in given.items()}}
-        if request.POST.get(AUTOSAVE_FIELD):
+            answers = merged
+        if autosave:
             # The page's script saving as answers are chosen: nothing else happens.
             return HttpResponse(status=204)
         if request.POST.get("action") == BREAK_ACTION:
@@ -369,9 +381,7 @@ def page(request, pk, number):
         if valid:
             if number < len(pages):
                 return redirect("questionnaire:page", pk=pk, number=number + 1)
-            if _unanswered(instrument, answers):
-                return redirect("questionnaire:check", pk=pk)
-            return _submit_and_go_on(request, adm)
+            return redirect("questionnaire:check", pk=pk)
     questions = form.questions()
     previous = (
         reverse("questionnaire:page", args=[pk, number - 1])

@@ -79,10 +79,11 @@ PARTICIPANT_PAGE_QUERIES = {
     # the cohort's dashboard figures out of date (dashboards.freshness)
     "autosave": 19,
     "check": 4,
-    # + the save as above, then the send: scoring (wording, response, completion, scores,
-    # audit rows, two writes marking the dashboard figures out of date, whether anything is
-    # left at this timepoint, re-planning its messages) and what is left to answer
-    "page_post_sends": 28,
+    # + the last page saved and sent in one transaction: the lock, the response with the
+    # page's answers merged, scoring (wording, completion, scores, audit rows, two writes
+    # marking the dashboard figures out of date, whether anything is left at this timepoint,
+    # re-planning its messages) and what is left to answer
+    "page_post_sends": 21,
     "done": 5,
 }
 
