@@ -33,8 +33,10 @@ PARTICIPANT_PATH_PREFIXES = ("/q/",)
 class SessionLifetimeMiddleware:
     """Ends a staff session 12 hours after sign-in, or when an administrator revoked it.
 
-    Idle expiry is Django's own (SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST);
-    a deactivated user is already signed out by the authentication backend.
+    Idle expiry is Django's own (SESSION_COOKIE_AGE): every signed-in request marks the
+    session to be saved, which pushes its expiry forward (participant sessions, with no user,
+    are not saved on every request); a deactivated user is already signed out by the
+    authentication backend.
     """
 
     def __init__(self, get_response):
@@ -43,6 +45,7 @@ class SessionLifetimeMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
+            request.session.modified = True
             started = request.session.get(SESSION_STARTED_KEY)
             now = time.time()
             if started is None:

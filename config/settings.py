@@ -193,11 +193,13 @@ RATELIMIT_IP_META_KEY = "accounts.adapter.client_ip"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Safeground"
 
-# Idle expiry: every request pushes the 30-minute cookie forward. The 12-hour absolute
-# limit is enforced by accounts.middleware.SessionLifetimeMiddleware.
+# Idle expiry: every signed-in staff request pushes the 30-minute cookie forward (marked by
+# accounts.middleware.SessionLifetimeMiddleware, which also enforces the 12-hour limit).
+# Participant sessions are not written on every request (measures.participant_views keeps
+# their own idle and absolute limits), so a page a participant reads writes nothing.
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -273,7 +275,8 @@ else:
     _email_options = {}
 MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "no-reply@safeground.invalid")
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Where participant links point; unset, the address scripts/run serves on (SAFEGROUND_ADDR).
+SITE_URL = env_str("SITE_URL", "http://" + env_str("SAFEGROUND_ADDR", "127.0.0.1:8000"))
 
 # Celery: Redis when REDIS_URL is set, otherwise a broker on the local file system so that
 # web, worker and beat run on a bare machine with no other service.

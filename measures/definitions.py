@@ -30,6 +30,13 @@ PRORATE_RULES = ("mean_of_answered",)
 # reversal left to scoring (SCS-SF prints 1-5 on every item).
 PRINTED = ("scored", "answer")
 NOT_APPLICABLE = "na"
+# An instrument up to this many items is answered on one page; a longer one is split into
+# pages of its items_per_page (and at its section starts).
+ONE_PAGE_ITEMS = 25
+# The time estimate a participant is shown (and their invitation repeats): reading the
+# instructions, then a few seconds an item, rounded up to whole minutes.
+SECONDS_TO_READ_INSTRUCTIONS = 20
+SECONDS_PER_ITEM = 8
 
 
 class InstrumentDefinitionError(ValueError):
@@ -248,6 +255,23 @@ class Instrument:
     unverified: tuple[Unverified, ...]
     source: str
     wording_from_service: bool = False
+    # The name a participant reads, in plain words ("Worry and anxiety", not "GAD-7").
+    plain_name: str | None = None
+    # Items a calm warning goes before (MEASURES.md, "Sensitive items"); sensitive_all puts
+    # one warning before the whole questionnaire instead.
+    sensitive_items: tuple[int, ...] = ()
+    sensitive_all: bool = False
+    # The instructions refer to the answers by number (DASS-21), so the options show them.
+    show_numbers: bool = False
+
+    @property
+    def participant_name(self) -> str:
+        return self.plain_name or self.full_name
+
+    @property
+    def minutes(self) -> int:
+        seconds = SECONDS_TO_READ_INSTRUCTIONS + SECONDS_PER_ITEM * len(self.items)
+        return max(1, math.ceil(seconds / 60))
 
     def item(self, number: int) -> Item:
         for item in self.items:
@@ -312,14 +336,13 @@ class Instrument:
         )
 
     def pages(self) -> tuple[tuple[Item, ...], ...]:
-        """Items split for the participant UI: a new page at each section start or when full."""
+        """Items split for the participant UI: one page up to ONE_PAGE_ITEMS items; a longer
+        instrument gets a new page at each section start or when a page is full."""
+        if len(self.items) <= ONE_PAGE_ITEMS:
+            return (self.items,)
         pages: list[list[Item]] = []
         for item in self.items:
-            if (
-                not pages
-                or item.section_start
-                or (self.items_per_page is not None and len(pages[-1]) >= self.items_per_page)
-            ):
+            if not pages or item.section_start or len(pages[-1]) >= self.items_per_page:
                 pages.append([])
             pages[-1].append(item)
         return tuple(tuple(page) for page in pages)
@@ -835,6 +858,7 @@ def parse_instrument(raw: Any, source: str) -> Instrument:
             "diagnosis",
             "unverified",
         ),
+        ("plain_name", "sensitive", "show_numbers"),
     )
     code = r.string(raw["code"], "code")
     if not code.isidentifier() or code != code.lower():
@@ -857,6 +881,17 @@ def parse_instrument(raw: Any, source: str) -> Instrument:
 
     items = _parse_items(r, raw, licence.ships_wording)
     by_number = {item.number: item for item in items}
+    if len(items) > ONE_PAGE_ITEMS and items_per_page is None:
+        raise r.fail("items_per_page", f"is required: more than {ONE_PAGE_ITEMS} items")
+    if len(items) <= ONE_PAGE_ITEMS and items_per_page is not None:
+        raise r.fail("items_per_page", f"must be null: up to {ONE_PAGE_ITEMS} items go on one page")
+    sensitive = raw.get("sensitive", [])
+    sensitive_all = sensitive == "all"
+    sensitive_items = (
+        ()
+        if sensitive_all
+        else tuple(r.item_numbers(sensitive, "sensitive", by_number, non_empty=False))
+    )
 
     scales = []
     for index, data in enumerate(r.array(raw["scales"], "scales")):
@@ -898,6 +933,10 @@ def parse_instrument(raw: Any, source: str) -> Instrument:
         diagnosis=diagnosis,
         unverified=_parse_unverified(r, raw["unverified"], raw),
         source=source,
+        plain_name=r.string(raw.get("plain_name"), "plain_name", nullable=True),
+        sensitive_items=sensitive_items,
+        sensitive_all=sensitive_all,
+        show_numbers=r.boolean(raw.get("show_numbers", False), "show_numbers"),
     )
 
 

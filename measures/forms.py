@@ -6,7 +6,7 @@ import json
 from django import forms
 from django.utils import timezone
 
-from measures.definitions import NOT_APPLICABLE, Instrument
+from measures.definitions import NOT_APPLICABLE, Instrument, Item
 
 MAX_WORDING_BYTES = 200_000
 
@@ -27,6 +27,74 @@ class AcknowledgeForm(forms.Form):
         return note
 
 
+# ---------------------------------------------------------------- item-to-field mapping
+# One mapping from an instrument's items to form fields, used by paper entry (staff copy a
+# printed form) and by the participant's questionnaire page. Both post `item_<number>`
+# with the answer's own value (what scoring expects; it reverses items itself).
+
+LARGEST_COUNT = 9999
+# "I'd rather not answer" on a participant's page: stored as None, so it counts as missing
+# under the instrument's rules (and a skipped risk item raises the review alert).
+SKIPPED = "skip"
+SKIP_LABEL = "I'd rather not answer"
+COUNT_ERRORS = {
+    "invalid": "Enter a whole number, like 3.",
+    "min_value": f"Enter a whole number from 0 to {LARGEST_COUNT}.",
+    "max_value": f"Enter a whole number from 0 to {LARGEST_COUNT}.",
+}
+CHOICE_ERRORS = {"invalid_choice": "Choose one of the answers."}
+
+
+def field_name(item: Item) -> str:
+    return f"item_{item.number}"
+
+
+def item_field(
+    instrument: Instrument,
+    item: Item,
+    *,
+    label: str,
+    blank: tuple[str, str] | None,
+    numbered: bool,
+    na_label: str,
+    skip: bool,
+) -> forms.Field:
+    """The form field for one item. `numbered` labels each answer with the number a paper
+    form prints beside it; `blank` is the choice meaning "left blank" (paper only)."""
+    if item.count:
+        return forms.IntegerField(
+            label=label,
+            min_value=0,
+            max_value=LARGEST_COUNT,
+            required=False,
+            error_messages=COUNT_ERRORS,
+        )
+    choices = [blank] if blank else []
+    for option in item.options:
+        printed = instrument.printed_value(item.number, option.value)
+        if numbered:
+            text = f"{printed}" + (f" – {option.label}" if option.label else "")
+        else:
+            text = option.display_label
+        choices.append((str(option.value), text))
+    if item.allows_na:
+        choices.append((NOT_APPLICABLE, na_label))
+    if skip:
+        choices.append((SKIPPED, SKIP_LABEL))
+    return forms.ChoiceField(
+        label=label, choices=choices, required=False, error_messages=CHOICE_ERRORS
+    )
+
+
+def stored_value(item: Item, raw):
+    """What a cleaned field's value is stored as: int, "na" or None (blank or skipped)."""
+    if raw in (None, "", SKIPPED):
+        return None
+    if item.count or raw == NOT_APPLICABLE:
+        return raw
+    return int(raw)
+
+
 class AdministrationEntryForm(forms.Form):
     """A paper questionnaire (or service use from records), one field per item."""
 
@@ -40,27 +108,15 @@ class AdministrationEntryForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.instrument = instrument
         for item in instrument.items:
-            label = f"Item {item.number}" + (f": {item.text}" if item.text else "")
-            name = f"item_{item.number}"
-            if item.count:
-                self.fields[name] = forms.IntegerField(
-                    label=label, min_value=0, max_value=9999, required=False
-                )
-                continue
-            # Each choice is labelled with the number printed on the paper form and posts the
-            # answer's own value, which is what scoring expects (it reverses items itself).
-            choices = [("", "Left blank")]
-            choices += [
-                (
-                    str(o.value),
-                    f"{instrument.printed_value(item.number, o.value)}"
-                    + (f" – {o.label}" if o.label else ""),
-                )
-                for o in item.options
-            ]
-            if item.allows_na:
-                choices.append((NOT_APPLICABLE, "Not applicable"))
-            self.fields[name] = forms.ChoiceField(label=label, choices=choices, required=False)
+            self.fields[field_name(item)] = item_field(
+                instrument,
+                item,
+                label=f"Item {item.number}" + (f": {item.text}" if item.text else ""),
+                blank=("", "Left blank"),
+                numbered=True,
+                na_label="Not applicable",
+                skip=False,
+            )
 
     def clean_completed_on(self):
         value = self.cleaned_data["completed_on"]
@@ -69,20 +125,90 @@ class AdministrationEntryForm(forms.Form):
         return value
 
     def answers(self) -> dict[int, object]:
-        answers = {}
-        for item in self.instrument.items:
-            raw = self.cleaned_data.get(f"item_{item.number}")
-            if raw in (None, ""):
-                answers[item.number] = None
-            elif item.count or raw == NOT_APPLICABLE:
-                answers[item.number] = raw
-            else:
-                answers[item.number] = int(raw)
-        return answers
+        return {
+            item.number: stored_value(item, self.cleaned_data.get(field_name(item)))
+            for item in self.instrument.items
+        }
 
     def completed_at(self) -> datetime.datetime:
         day = self.cleaned_data["completed_on"]
         return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12, 0)))
+
+
+class QuestionnairePageForm(forms.Form):
+    """One page of a questionnaire as a participant answers it.
+
+    Every answer is optional: an item not posted is "not answered yet" and is left as it was;
+    "I'd rather not answer" is stored as None. Only bad values (outside the options, or not a
+    whole number) are errors, and the page's good answers are kept beside them.
+    """
+
+    def __init__(self, *args, instrument: Instrument, items, answers: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instrument = instrument
+        self.items = tuple(items)
+        self.saved = answers
+        for item in self.items:
+            self.fields[field_name(item)] = item_field(
+                instrument,
+                item,
+                label=item.text or f"Question {item.number}",
+                blank=None,
+                numbered=instrument.show_numbers,
+                na_label="Does not apply to me",
+                skip=not item.count,
+            )
+
+    def answers(self) -> dict[int, object]:
+        """The answers given on this page that are good (call after is_valid())."""
+        given = {}
+        for item in self.items:
+            name = field_name(item)
+            if name in self.errors or self.data.get(name, "") == "":
+                continue
+            given[item.number] = stored_value(item, self.cleaned_data.get(name))
+        return given
+
+    def _current(self, item: Item) -> str:
+        name = field_name(item)
+        if self.is_bound and name in self.data:
+            return self.data.get(name) or ""
+        key = str(item.number)
+        if key not in self.saved:
+            return ""
+        value = self.saved[key]
+        return SKIPPED if value is None else str(value)
+
+    def questions(self) -> list[dict]:
+        """What the page template shows for each item, with the answer chosen so far."""
+        sensitive = set(self.instrument.sensitive_items)
+        warned = False
+        questions = []
+        for item in self.items:
+            current = self._current(item)
+            field = self.fields[field_name(item)]
+            options = [
+                {"value": value, "label": label, "checked": current == value}
+                for value, label in getattr(field, "choices", ())
+            ]
+            key = str(item.number)
+            first = f"item-{key}-input" if item.count else f"item-{key}-{options[0]['value']}"
+            warn = item.number in sensitive and not warned
+            warned = warned or warn
+            questions.append(
+                {
+                    "number": item.number,
+                    "text": item.text,
+                    "preamble": item.preamble,
+                    "count": item.count,
+                    "value": current,
+                    "options": options,
+                    "error": " ".join(self.errors.get(field_name(item), [])),
+                    "anchor": first,
+                    "sensitive_warning": warn,
+                }
+            )
+        return questions
 
 
 class WordingImportForm(forms.Form):

@@ -4,23 +4,30 @@ The raw token appears in one address only, the landing page, which changes nothi
 scanners open links). Its "Start" button posts the token in the request body; the exchange
 then puts the link's id and the administrations it covers in the session, and every later
 page has an address without the token.
+
+The way through is as short as it can be: Start goes straight to the first questionnaire;
+saving its last page with nothing missing sends it and goes straight on to the next one; the
+check page appears only when something is unanswered; the last one sent ends on the
+thank-you page. PHQ-9 and GAD-7 take seven requests from the link to the thank-you page.
 """
 
 import logging
 import time
 from functools import wraps
 
-from django.http import Http404
+from django.conf import settings
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.decorators import ratelimit
+from django_ratelimit.core import is_ratelimited
 
 from accounts.models import Service
 from measures import catalogue, links, services
-from measures.definitions import NOT_APPLICABLE
-from measures.models import Administration, Response
+from measures.definitions import get_instrument
+from measures.forms import QuestionnairePageForm
+from measures.models import Administration, ParticipantLink, Response
 from measures.selectors import participant_due_administrations
 
 logger = logging.getLogger(__name__)
@@ -28,9 +35,17 @@ logger = logging.getLogger(__name__)
 SESSION_KEY = "questionnaire"
 # A participant session ends after this long whatever happens; the link starts a new one.
 SESSION_MAX_SECONDS = 3 * 60 * 60
+# ...and after this long without a page (the staff idle time). The session is written at
+# most once in SEEN_REFRESH_SECONDS to keep this, not on every request.
+SESSION_IDLE_SECONDS = settings.SESSION_COOKIE_AGE
+SEEN_REFRESH_SECONDS = 5 * 60
+# Unknown tokens tried from one address (a valid token is never counted or refused).
 LINK_PAGE_RATE = "30/10m"
+LINK_RATE_GROUP = "questionnaire-link"
 UNAVAILABLE_STATUS = 404
-LARGEST_COUNT = 9999
+# The page's script posts with this field to save as answers are chosen (no redirect).
+AUTOSAVE_FIELD = "autosave"
+BREAK_ACTION = "break"
 
 
 def participant_page(view):
@@ -65,61 +80,98 @@ def _limited(request):
     return render(request, "questionnaire/limited.html", {"public_name": None}, status=429)
 
 
-def _live_link(raw_token: str):
-    """(link, service); link is None when the token cannot start a session now."""
+def _live_link(request, raw_token: str):
+    """(link, service, due, refusal): refusal is a response when the token cannot start.
+
+    Only a token that matches no link is counted against its address's limit (the address
+    is the client's, read behind TRUSTED_PROXY_COUNT proxies): a household or a hostel's wifi
+    sharing an address is never refused a genuine link because someone else guessed.
+    """
     found = links.link_lookup(raw_token)
-    service = found.participant.service if found else None
-    link = links.link_find(raw_token) if found else None
-    if link is None or not participant_due_administrations(participant_id=link.participant_id):
-        return None, service
-    return link, service
+    if found is None:
+        if is_ratelimited(
+            request, group=LINK_RATE_GROUP, key="ip", rate=LINK_PAGE_RATE, increment=True
+        ):
+            return None, None, [], _limited(request)
+        return None, None, [], _unavailable(request)
+    service = found.participant.service
+    link = links.link_find(raw_token)
+    due = participant_due_administrations(participant_id=link.participant_id) if link else []
+    if not due:
+        return None, service, [], _unavailable(request, service)
+    return link, service, due, None
+
+
+def _minutes(adms) -> int:
+    return sum(get_instrument(adm.instrument_code).minutes for adm in adms)
 
 
 @participant_page
-@ratelimit(key="ip", rate=LINK_PAGE_RATE, block=False)
 @require_GET
 def landing(request, token):
-    if getattr(request, "limited", False):
-        return _limited(request)
-    link, service = _live_link(token)
-    if link is None:
-        return _unavailable(request, service)
+    _link, service, due, refusal = _live_link(request, token)
+    if refusal:
+        return refusal
     return render(
         request,
         "questionnaire/start.html",
-        {"token": token, "public_name": _public_name(service)},
+        {
+            "token": token,
+            "public_name": _public_name(service),
+            "count": len(due),
+            "minutes": _minutes(due),
+        },
     )
 
 
 @participant_page
-@ratelimit(key="ip", rate=LINK_PAGE_RATE, block=False)
 @require_POST
 def start(request):
-    if getattr(request, "limited", False):
-        return _limited(request)
-    link, service = _live_link(request.POST.get("token", ""))
-    if link is None:
-        return _unavailable(request, service)
-    due = participant_due_administrations(participant_id=link.participant_id)
+    link, service, due, refusal = _live_link(request, request.POST.get("token", ""))
+    if refusal:
+        return refusal
     links.link_mark_used(link=link)
     request.session.cycle_key()
+    now = time.time()
     request.session[SESSION_KEY] = {
         "link": link.pk,
         "participant": link.participant_id,
         "service": service.pk,
         "administrations": [adm.pk for adm in due],
-        "started": time.time(),
+        "started": now,
+        "seen": now,
     }
-    return redirect("questionnaire:home")
+    # The database row lasts as long as the participant session may; idle time is kept in
+    # "seen" (staff sessions keep Django's own idle expiry).
+    request.session.set_expiry(SESSION_MAX_SECONDS)
+    return redirect(_continue_url(due[0]))
 
 
 def _session(request) -> dict | None:
+    """The participant session, or None once it is too old, idle, or its link is dead.
+
+    A link revoked or expired ends every session opened from it at its next request: one
+    query a page.
+    """
     data = request.session.get(SESSION_KEY)
     if not data:
         return None
-    if time.time() - data.get("started", 0) > SESSION_MAX_SECONDS:
+    now = time.time()
+    too_old = now - data.get("started", 0) > SESSION_MAX_SECONDS
+    idle = now - data.get("seen", 0) > SESSION_IDLE_SECONDS
+    live = (
+        not too_old
+        and not idle
+        and ParticipantLink.objects.filter(
+            pk=data.get("link"), revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).exists()
+    )
+    if not live:
         del request.session[SESSION_KEY]
         return None
+    if now - data["seen"] > SEEN_REFRESH_SECONDS:
+        data["seen"] = now
+        request.session.modified = True
     return data
 
 
@@ -137,6 +189,16 @@ def needs_participant_session(view):
 
 def _service(request) -> Service | None:
     return Service.objects.filter(pk=request.questionnaire["service"]).first()
+
+
+def _listed(adm) -> dict:
+    instrument = get_instrument(adm.instrument_code)
+    return {
+        "administration": adm,
+        "name": instrument.participant_name,
+        "items": len(instrument.items),
+        "minutes": instrument.minutes,
+    }
 
 
 @participant_page
@@ -159,29 +221,29 @@ def home(request):
         "questionnaire/home.html",
         {
             "public_name": _public_name(service),
-            "questionnaires": [
-                {"administration": adm, "name": f"Questionnaire {index}", "number": index}
-                for index, adm in enumerate(due, start=1)
-            ],
+            "questionnaires": [_listed(adm) for adm in due],
+            "minutes": _minutes(due),
         },
     )
 
 
-class _Closed(Exception):
-    pass
-
-
 def _load(request, pk: int):
-    """The administration, its instrument (with the service's wording) and its answers."""
-    if pk not in request.questionnaire["administrations"]:
+    """The administration, its instrument (with the service's wording), its saved answers,
+    and how many of the session's questionnaires are done (one query for the session's
+    administrations, one for the response, one for wording where the licence needs it)."""
+    ids = request.questionnaire["administrations"]
+    if pk not in ids:
         raise Http404
-    adm = (
-        Administration.objects.select_related("enrolment__cohort__service")
-        .filter(pk=pk, enrolment__participant_id=request.questionnaire["participant"])
-        .first()
+    rows = list(
+        Administration.objects.select_related("enrolment__cohort__service").filter(
+            pk__in=ids, enrolment__participant_id=request.questionnaire["participant"]
+        )
     )
+    adm = next((row for row in rows if row.pk == pk), None)
     if adm is None:
         raise Http404
+    adm.session_done = sum(row.status == Administration.Status.COMPLETED for row in rows)
+    adm.session_total = len(ids)
     wordings = catalogue.wordings_for(adm.enrolment.cohort.service_id, [adm.instrument_code])
     instrument = catalogue.instrument_for(adm.instrument_code, wordings.get(adm.instrument_code))
     response = Response.objects.filter(administration=adm).first()
@@ -207,84 +269,66 @@ def _closed_page(request, adm):
     )
 
 
-def _first_unanswered_page(instrument, answers) -> int | None:
-    for index, page in enumerate(instrument.pages(), start=1):
-        if any(str(item.number) not in answers for item in page):
-            return index
-    return None
+def _unanswered(instrument, answers) -> list[tuple[int, object]]:
+    """(page number, item) for every item with no answer yet; "I'd rather not answer" is an
+    answer (stored as None)."""
+    return [
+        (index, item)
+        for index, page in enumerate(instrument.pages(), start=1)
+        for item in page
+        if str(item.number) not in answers
+    ]
+
+
+def _continue_url(adm, answers: dict | None = None) -> str:
+    """Where a questionnaire carries on: its first page with something unanswered, else its
+    last page. Answers are read when not given (one query)."""
+    if answers is None:
+        response = Response.objects.filter(administration=adm).only("answers").first()
+        answers = response.answers if response else {}
+    instrument = get_instrument(adm.instrument_code)
+    missing = _unanswered(instrument, answers)
+    number = missing[0][0] if missing else len(instrument.pages())
+    return reverse("questionnaire:page", args=[adm.pk, number])
 
 
 @participant_page
 @needs_participant_session
 @require_GET
 def resume(request, pk):
-    adm, instrument, answers, _ = _load(request, pk)
+    adm, _instrument, answers, _ = _load(request, pk)
     if not _answerable(adm):
         return _closed_page(request, adm)
-    page = _first_unanswered_page(instrument, answers)
-    if page is None:
-        return redirect("questionnaire:check", pk=pk)
-    return redirect("questionnaire:page", pk=pk, number=page)
+    return redirect(_continue_url(adm, answers))
 
 
-def _parse(item, raw: str | None):
-    """(value, error) for one item's posted answer."""
-    if raw is None or raw.strip() == "":
-        if item.count:
-            return None, "Enter a number. Enter 0 if there were none."
-        return None, "Choose an answer for this question."
-    raw = raw.strip()
-    if raw == NOT_APPLICABLE and item.allows_na:
-        return NOT_APPLICABLE, None
+def _submit_and_go_on(request, adm, answers: dict | None = None):
+    """Send a questionnaire (with its last page's answers), then straight on to the next one
+    due, or the thank-you page."""
     try:
-        value = int(raw)
-    except ValueError:
-        return None, "Enter a whole number, like 3." if item.count else "Choose one of the answers."
-    if item.count:
-        if not 0 <= value <= LARGEST_COUNT:
-            return None, f"Enter a whole number from 0 to {LARGEST_COUNT}."
-        return value, None
-    if value not in item.option_values:
-        return None, "Choose one of the answers."
-    return value, None
+        services.response_submit(administration_id=adm.pk, answers=answers)
+    except services.AdministrationClosed:
+        adm.refresh_from_db()
+        return _closed_page(request, adm)
+    data = request.questionnaire
+    remaining = participant_due_administrations(
+        participant_id=data["participant"], ids=set(data["administrations"])
+    )
+    if remaining:
+        return redirect(_continue_url(remaining[0]))
+    return redirect("questionnaire:done", pk=adm.pk)
 
 
-def _questions(page_items, answers, posted=None, errors=None):
-    questions = []
-    for item in page_items:
-        key = str(item.number)
-        if posted is not None and f"item_{key}" in posted:
-            current = posted.get(f"item_{key}")
-        else:
-            current = answers.get(key)
-        current = "" if current is None else str(current)
-        options = [
-            {"value": str(o.value), "label": o.display_label, "checked": current == str(o.value)}
-            for o in item.options
-        ]
-        if item.allows_na:
-            options.append(
-                {
-                    "value": NOT_APPLICABLE,
-                    "label": "Does not apply to me",
-                    "checked": current == "na",
-                }
-            )
-        error = (errors or {}).get(item.number)
-        first = f"item-{key}-input" if item.count else f"item-{key}-{options[0]['value']}"
-        questions.append(
-            {
-                "number": item.number,
-                "text": item.text,
-                "preamble": item.preamble,
-                "count": item.count,
-                "value": current,
-                "options": options,
-                "error": error,
-                "anchor": first,
-            }
-        )
-    return questions
+def _take_a_break(request, adm):
+    """Answers are saved; the session ends (a shared phone shows nothing more) and the page
+    says how to come back."""
+    del request.session[SESSION_KEY]
+    service = adm.enrolment.cohort.service
+    return render(
+        request,
+        "questionnaire/break.html",
+        {"public_name": service.public_name, "phone": service.phone, "closes_on": adm.closes_on},
+    )
 
 
 @participant_page
@@ -293,33 +337,52 @@ def _questions(page_items, answers, posted=None, errors=None):
 def page(request, pk, number):
     adm, instrument, answers, placeholder = _load(request, pk)
     if not _answerable(adm):
+        if request.POST.get(AUTOSAVE_FIELD):
+            return HttpResponse(status=409)
         return _closed_page(request, adm)
     pages = instrument.pages()
     if not 1 <= number <= len(pages):
         raise Http404
     items = pages[number - 1]
-    errors: dict[int, str] = {}
-    posted = None
+    form = QuestionnairePageForm(
+        request.POST if request.method == "POST" else None,
+        instrument=instrument,
+        items=items,
+        answers=answers,
+    )
     if request.method == "POST":
-        posted = request.POST
-        valid = {}
-        for item in items:
-            value, error = _parse(item, posted.get(f"item_{item.number}"))
-            if error:
-                errors[item.number] = error
-            else:
-                valid[item.number] = value
-        if valid:
+        valid = form.is_valid()
+        given = form.answers()
+        autosave = bool(request.POST.get(AUTOSAVE_FIELD))
+        merged = {**answers, **{str(n): v for n, v in given.items()}}
+        if (
+            valid
+            and not autosave
+            and request.POST.get("action") != BREAK_ACTION
+            and number == len(pages)
+            and not _unanswered(instrument, merged)
+        ):
+            # The last page, nothing missing: saved and sent in one transaction.
+            return _submit_and_go_on(request, adm, answers=given)
+        if given:
             try:
-                services.response_save(administration_id=adm.pk, answers=valid)
+                services.response_save(administration_id=adm.pk, answers=given)
             except services.AdministrationClosed:
                 adm.refresh_from_db()
+                if request.POST.get(AUTOSAVE_FIELD):
+                    return HttpResponse(status=409)
                 return _closed_page(request, adm)
-        if not errors:
+            answers = merged
+        if autosave:
+            # The page's script saving as answers are chosen: nothing else happens.
+            return HttpResponse(status=204)
+        if request.POST.get("action") == BREAK_ACTION:
+            return _take_a_break(request, adm)
+        if valid:
             if number < len(pages):
                 return redirect("questionnaire:page", pk=pk, number=number + 1)
             return redirect("questionnaire:check", pk=pk)
-    questions = _questions(items, answers, posted, errors)
+    questions = form.questions()
     previous = (
         reverse("questionnaire:page", args=[pk, number - 1])
         if number > 1
@@ -339,7 +402,9 @@ def page(request, pk, number):
             "errors": [q for q in questions if q["error"]],
             "page_number": number,
             "page_count": len(pages),
-            "show_instructions": number == 1 or bool(errors),
+            "last_page": number == len(pages),
+            "show_instructions": number == 1 or bool(form.errors),
+            "show_progress": number == 1 and adm.session_done > 0,
             "previous_url": previous,
         },
     )
@@ -352,7 +417,13 @@ def check(request, pk):
     adm, instrument, answers, _ = _load(request, pk)
     if not _answerable(adm):
         return _closed_page(request, adm)
-    missing_page = _first_unanswered_page(instrument, answers)
+    missing = [
+        {
+            "number": item.number,
+            "url": reverse("questionnaire:page", args=[pk, page_number]) + f"#item-{item.number}",
+        }
+        for page_number, item in _unanswered(instrument, answers)
+    ]
     page_count = len(instrument.pages())
     return render(
         request,
@@ -360,7 +431,8 @@ def check(request, pk):
         {
             "public_name": adm.enrolment.cohort.service.public_name,
             "administration": adm,
-            "missing_page": missing_page,
+            "instrument": instrument,
+            "missing": missing,
             "page_count": page_count,
             "previous_url": reverse("questionnaire:page", args=[pk, page_count]),
         },
@@ -371,17 +443,13 @@ def check(request, pk):
 @needs_participant_session
 @require_POST
 def submit(request, pk):
-    adm, instrument, answers, _ = _load(request, pk)
+    """ "Send as it is" from the check page: unanswered items count as missing."""
+    adm, _, _, _ = _load(request, pk)
     if adm.status == Administration.Status.COMPLETED:
         return redirect("questionnaire:done", pk=pk)
-    if _first_unanswered_page(instrument, answers) is not None:
-        return redirect("questionnaire:resume", pk=pk)
-    try:
-        services.response_submit(administration_id=adm.pk)
-    except services.AdministrationClosed:
-        adm.refresh_from_db()
-        return _closed_page(request, adm)
-    return redirect("questionnaire:done", pk=pk)
+    if request.POST.get("action") == BREAK_ACTION:
+        return _take_a_break(request, adm)
+    return _submit_and_go_on(request, adm)
 
 
 @participant_page

@@ -43,6 +43,32 @@ def participant_due_administrations(
     return [adm for adm in rows if catalogue.answerable_online(adm.instrument_code, wordings)]
 
 
+def window_minutes(*, enrolment_id: int, timepoint_id: int) -> int:
+    """About how long a timepoint's questionnaires still to answer online take, in minutes:
+    the sum of the estimates their pages show, worked out from their items (one query, and
+    one for the service's wording where a licence needs it)."""
+    rows = list(
+        Administration.objects.filter(
+            enrolment_id=enrolment_id,
+            timepoint_id=timepoint_id,
+            status__in=(Status.OPEN, Status.IN_PROGRESS),
+        )
+        .exclude(instrument_code__in=catalogue.STAFF_COMPLETED)
+        .values_list("instrument_code", "enrolment__cohort__service_id")
+    )
+    if not rows:
+        return 1
+    wordings = catalogue.wordings_for(rows[0][1], {code for code, _ in rows})
+    return max(
+        1,
+        sum(
+            get_instrument(code).minutes
+            for code, _ in rows
+            if catalogue.answerable_online(code, wordings)
+        ),
+    )
+
+
 def open_alerts_for(user):
     return (
         scoped(

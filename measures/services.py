@@ -251,8 +251,11 @@ class SubmitOutcome:
 
 
 @transaction.atomic
-def response_submit(*, administration_id: int) -> SubmitOutcome:
-    """Complete an online administration exactly once: score it and raise its risk alerts."""
+def response_submit(*, administration_id: int, answers: dict | None = None) -> SubmitOutcome:
+    """Complete an online administration exactly once: score it and raise its risk alerts.
+
+    `answers` (a last page's) are merged over those already saved first, under the same lock,
+    so saving the last page and sending it is one transaction rather than two."""
     adm = (
         Administration.objects.select_for_update(of=("self",))
         .select_related("enrolment__cohort", "timepoint")
@@ -263,6 +266,8 @@ def response_submit(*, administration_id: int) -> SubmitOutcome:
     if adm.status not in ANSWERABLE or adm.closes_on < timezone.localdate():
         raise AdministrationClosed
     response, _ = Response.objects.get_or_create(administration=adm)
+    if answers:
+        response.answers = {**response.answers, **_clean_for_storage(answers)}
     wording = InstrumentWording.objects.filter(
         service_id=adm.enrolment.cohort.service_id, instrument_code=adm.instrument_code
     ).first()
@@ -270,7 +275,8 @@ def response_submit(*, administration_id: int) -> SubmitOutcome:
     result = score(instrument, response.answers)
     now = timezone.now()
     response.submitted_at = now
-    response.save(update_fields=["submitted_at", "saved_at"])
+    response.save(update_fields=["answers", "submitted_at", "saved_at"])
+    adm.started_at = adm.started_at or now
     _complete(adm, result, source=Administration.Source.ONLINE, when=now, entered_by=None)
     return SubmitOutcome(adm, submitted=True)
 

@@ -609,6 +609,7 @@ def participant_link(raw_token: str) -> str:
 
 def _participant_outgoing(message: Message, claim: str, window: dict) -> Outgoing | str:
     from measures.links import link_issue
+    from measures.selectors import window_minutes
 
     participant = message.participant
     contact = contact_for(participant)
@@ -627,6 +628,9 @@ def _participant_outgoing(message: Message, claim: str, window: dict) -> Outgoin
             "link": participant_link(token),
             "phone": service.phone,
             "closes_on": date_format(closes_on, "j F"),
+            "minutes": str(
+                window_minutes(enrolment_id=message.enrolment_id, timepoint_id=message.timepoint_id)
+            ),
         },
     )
     return Outgoing(

@@ -13,18 +13,20 @@ PLACEHOLDERS = {
     "link": "the questionnaire link (required)",
     "phone": "the service's phone number",
     "closes_on": "the last day to answer, e.g. 14 March",
+    "minutes": "about how many minutes the questionnaires take, worked out from their questions",
 }
 
 DEFAULTS: dict[tuple[str, str], tuple[str, str]] = {
     # (template kind, channel) -> (subject, body)
     ("invitation", "sms"): (
         "",
-        "You have a short questionnaire from {public_name}. It takes about 10 minutes: {link}",
+        "You have a short questionnaire from {public_name}. It takes about {minutes} minutes: "
+        "{link}",
     ),
     ("invitation", "email"): (
         "A short questionnaire from {public_name}",
-        "Hello,\n\nYou have a short questionnaire from {public_name}. It takes about 10 "
-        "minutes:\n\n{link}\n\nIf you have a question, ring {phone}.\n",
+        "Hello,\n\nYou have a short questionnaire from {public_name}. It takes about "
+        "{minutes} minutes:\n\n{link}\n\nIf you have a question, ring {phone}.\n",
     ),
     ("reminder", "sms"): (
         "",

@@ -7,6 +7,7 @@ the loopback cookie handling the load test relies on is exercised too.
 
 import datetime
 import http.cookiejar
+import re
 import urllib.request
 from email.message import Message
 
@@ -73,21 +74,17 @@ def test_each_participant_request_gives_the_status_the_scenario_expects(live_ser
 
     assert person.open_link(http).status_code == 200
     assert person.start(http).status_code == 302
-    assert person.next_path == "/q/"
+    # Start goes straight to the first questionnaire's page; saving it with every question
+    # answered sends it and goes straight on to the next one.
+    first = person.next_path
+    assert re.fullmatch(r"/q/a/\d+/page/1/", first)
+    assert person.open_page(http).status_code == 200
+    assert person.save_page(http).status_code == 302
+    assert person.next_path != first and "/page/" in person.next_path
     assert person.open_home(http).status_code == 200
     assert person.next_path.startswith("/q/a/")
     assert person.open_questionnaire(http).status_code == 302
-    pages = 0
-    while "/page/" in person.next_path:
-        assert person.open_page(http).status_code == 200
-        assert person.save_page(http).status_code == 302
-        pages += 1
-    assert pages >= 1
-    assert person.next_path.endswith("/check/")
-    assert person.open_check(http).status_code == 200
-    assert person.submit(http).status_code == 302
-    assert person.next_path.endswith("/done/")
-    assert person.open_done(http).status_code == 200
+    assert "/page/" in person.next_path
 
     completed = Administration.objects.filter(
         enrolment__participant=setting["participant"], status=Administration.Status.COMPLETED
@@ -98,20 +95,14 @@ def test_each_participant_request_gives_the_status_the_scenario_expects(live_ser
 def test_participant_steps_answer_questionnaires_one_after_another(live_server, setting):
     http = _http(live_server)
     person = scenario.Participant(token=setting["token"])
-    submitted = 0
-    for _ in range(60):
-        response = person.step(http)
-        submitted += response.request.path_url.endswith("/submit/")
-        if submitted == 2:
-            break
-    assert submitted == 2
-    assert (
-        Administration.objects.filter(
-            enrolment__participant=setting["participant"],
-            status=Administration.Status.COMPLETED,
-        ).count()
-        == 2
+    completed = Administration.objects.filter(
+        enrolment__participant=setting["participant"], status=Administration.Status.COMPLETED
     )
+    for _ in range(60):
+        person.step(http)
+        if completed.count() == 2:
+            break
+    assert completed.count() == 2
 
 
 @pytest.mark.parametrize("who", [0, 1], ids=["clinician", "manager"])

@@ -449,15 +449,18 @@ def test_every_unverified_value_carries_a_note():
 @pytest.mark.parametrize(
     ("code", "pages"),
     [
-        ("coreom", [range(1, 8), range(8, 15), range(15, 22), range(22, 29), range(29, 35)]),
-        ("itq", [range(1, 10), range(10, 19)]),
-        ("dass21", [range(1, 8), range(8, 15), range(15, 22)]),
-        ("fscrs", [range(1, 7), range(7, 13), range(13, 19), range(19, 23)]),
-        ("phq9", [range(1, 10), range(10, 11)]),
+        # Up to 25 items: one page, section starts and all (PHQ-9's difficulty item too).
+        ("phq9", [range(1, 11)]),
         ("gad7", [range(1, 8)]),
+        ("dass21", [range(1, 22)]),
+        ("itq", [range(1, 19)]),
+        ("fscrs", [range(1, 23)]),
+        # Longer: pages of items_per_page, and a new page at each section start.
+        ("coreom", [range(1, 18), range(18, 35)]),
+        ("fcs", [range(1, 11), range(11, 24), range(24, 39)]),
     ],
 )
-def test_pages_follow_items_per_page_and_section_starts(code, pages):
+def test_one_page_an_instrument_unless_it_has_more_than_25_items(code, pages):
     got = [[item.number for item in page] for page in get_instrument(code).pages()]
     assert got == [list(page) for page in pages]
 
@@ -471,9 +474,32 @@ def test_fcs_pages_never_mix_its_three_scales():
         assert len(page) <= instrument.items_per_page
 
 
-@pytest.mark.parametrize("code", ["coreom", "fcs", "dass21", "fscrs", "itq", "oas"])
-def test_long_instruments_are_split_into_pages(code):
-    assert len(get_instrument(code).pages()) > 1
+def test_items_per_page_is_required_over_25_items_and_refused_up_to_it():
+    raw = json.loads((INSTRUMENTS_DIR / "coreom.json").read_text())
+    raw["items_per_page"] = None
+    with pytest.raises(InstrumentDefinitionError, match="items_per_page: is required"):
+        parse_instrument(raw, "coreom.json")
+    raw = json.loads((INSTRUMENTS_DIR / "gad7.json").read_text())
+    raw["items_per_page"] = 4
+    with pytest.raises(InstrumentDefinitionError, match="items_per_page: must be null"):
+        parse_instrument(raw, "gad7.json")
+
+
+@pytest.mark.parametrize(
+    ("code", "minutes"), [("phq9", 2), ("gad7", 2), ("dass21", 4), ("coreom", 5)]
+)
+def test_the_time_estimate_is_worked_out_from_the_items(code, minutes):
+    assert get_instrument(code).minutes == minutes
+
+
+def test_sensitive_items_follow_measures_md():
+    assert get_instrument("phq9").sensitive_items == (9,)
+    assert get_instrument("core10").sensitive_items == (6, 10)
+    assert get_instrument("coreom").sensitive_items == (6, 9, 16, 22, 24, 34)
+    assert get_instrument("dass21").sensitive_items == (21,)
+    assert get_instrument("fscrs").sensitive_items == (9,)
+    assert get_instrument("itq").sensitive_all
+    assert all(i.plain_name for i in all_instruments())
 
 
 # --------------------------------------------------------------------------- service wording

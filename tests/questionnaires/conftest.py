@@ -80,3 +80,27 @@ def answer_all(client, adm, value=1):
 
     for number in range(1, len(get_instrument(adm.instrument_code).pages()) + 1):
         answer_page(client, adm, number, value)
+
+
+def phq9_and_gad7(enrolment) -> list[Administration]:
+    """Make PHQ-9 then GAD-7 the only baseline questionnaires due online (the others are
+    cancelled), as a service asking for that pair would."""
+    core10 = administration(enrolment, "core10")
+    Administration.objects.filter(enrolment=enrolment).exclude(pk=core10.pk).update(
+        status=Administration.Status.CANCELLED
+    )
+    made = [
+        Administration.objects.create(
+            enrolment=enrolment,
+            timepoint=core10.timepoint,
+            instrument_code=code,
+            due_on=core10.due_on,
+            opens_on=core10.opens_on,
+            closes_on=core10.closes_on,
+            status=Administration.Status.OPEN,
+        )
+        for code in ("phq9", "gad7")
+    ]
+    core10.status = Administration.Status.CANCELLED
+    core10.save(update_fields=["status"])
+    return made

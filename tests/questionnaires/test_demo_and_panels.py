@@ -89,3 +89,35 @@ def test_the_cohort_panel_shows_completion_and_open_alerts(clinician, participan
     baseline = context["completion"][0]
     assert (baseline.name, baseline.due, baseline.completed) == ("Baseline", 9, 1)
     assert [a.item for a in context["open_alerts"]] == [6]
+
+
+def test_the_demo_prints_a_participant_link_that_opens_at_any_time_of_day(participant, frozen):
+    from urllib.parse import urlsplit
+
+    from django.core.management import call_command
+    from django.test import Client
+
+    frozen.move_to(datetime.datetime(2026, 1, 8, 23, 30, tzinfo=datetime.UTC))  # quiet hours
+    out = io.StringIO()
+    call_command("demo_participant_link", stdout=out)
+    url = out.getvalue().split()[-1]
+    assert url.startswith("http://") and "/q/" in url
+    page = Client().get(urlsplit(url).path)
+    assert page.status_code == 200
+    assert b'id="start-button"' in page.content
+
+
+def test_site_url_follows_safeground_addr_when_unset():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "SITE_URL"}
+    env |= {"SAFEGROUND_ADDR": "0.0.0.0:8080", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    code = (
+        "import django; django.setup(); from django.conf import settings; print(settings.SITE_URL)"
+    )
+    got = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert got.stdout.strip() == "http://0.0.0.0:8080"

@@ -406,3 +406,14 @@ def test_demo_seed_brings_some_invitations_forward(sms_outbox, frozen):
         demo.seed(StringIO())
         due = Message.objects.filter(due_at__lte=datetime.datetime(2026, 5, 13, 7, tzinfo=UTC))
         assert due.count() == 2
+
+
+def test_the_invitation_gives_the_time_the_questionnaire_pages_show(sms_outbox, frozen):
+    from measures.definitions import get_instrument
+
+    message = invitation()  # CORE-10 and DASS-21 (open_window's default)
+    claim = messages_claim(now=NOW, limit=10, worker="a")
+    message_send(message_id=message.pk, claim=claim.token)
+    minutes = get_instrument("core10").minutes + get_instrument("dass21").minutes
+    assert minutes == 6
+    assert f"It takes about {minutes} minutes: http" in sms_outbox.calls[0]["body"]

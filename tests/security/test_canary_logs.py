@@ -167,8 +167,18 @@ def test_no_canary_reaches_the_logs(caplog, client_factory, service, clinician, 
 
         person = client_factory()
         person.get(reverse("questionnaire:landing", args=[token]))
-        assert person.post(reverse("questionnaire:start"), {"token": token}).status_code == 302
+        started = person.post(reverse("questionnaire:start"), {"token": token})
+        assert started.status_code == 302
         assert person.get(reverse("questionnaire:home")).status_code == 200
+        # The questionnaire pages: the first page, saving as answers are chosen, a bad
+        # answer, the check page, and taking a break.
+        first = started["Location"]
+        assert person.get(first).status_code == 200
+        assert person.post(first, {"item_1": "1", "autosave": "1"}).status_code == 204
+        assert person.post(first, {"item_2": NHS_NUMBER}).status_code == 200
+        check = first.split("page/")[0] + "check/"
+        assert person.get(check).status_code == 200
+        assert person.post(first, {"action": "break"}).status_code == 200
         person.get(reverse("questionnaire:landing", args=[token[:-2] + "xx"]))
         person.get(f"/q/{token}/not-a-page/")
 

@@ -393,3 +393,57 @@ def test_authorisation_matrix(world, group):
     print(f"\nauthorisation matrix, {group}: {count} cells")
     assert count > 0
     assert failures == [], "\n" + "\n".join(failures)
+
+
+def run_post(client: Client, url: str, data: dict):
+    """As run_cell, with a body: rolled back, and the client's cookies put back after."""
+    saved = SimpleCookie()
+    saved.load(client.cookies.output(header="", sep=";"))
+    try:
+        with transaction.atomic():
+            raise _Rollback(client.post(url, data))
+    except _Rollback as rollback:
+        response = rollback.args[0]
+    client.cookies = saved
+    return response
+
+
+# The questionnaire page's other posts: saving as answers are chosen (the page's script),
+# "take a break", and "send as it is" from the check page. The same rule as the page:
+# only the participant whose session it is, and only their own questionnaire.
+PAGE_POSTS = {
+    "autosave": ("questionnaire:page", {"item_1": "1", "autosave": "1"}, Expect(204)),
+    "break": (
+        "questionnaire:page",
+        {"item_1": "1", "action": "break"},
+        Expect(200, template="questionnaire/break.html"),
+    ),
+    "check_break": (
+        "questionnaire:submit",
+        {"action": "break"},
+        Expect(200, template="questionnaire/break.html"),
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("post", sorted(PAGE_POSTS))
+def test_authorisation_matrix_for_the_questionnaire_page_posts(world, post):
+    name, data, own = PAGE_POSTS[post]
+    failures = []
+    with time_machine.travel(NOW, tick=True):
+        for role in ROLES:
+            for scope in ("own", "other"):
+                kwargs = OBJECTS["questionnaire_page"](world, scope)
+                if name == "questionnaire:submit":
+                    kwargs = {"pk": kwargs["pk"]}
+                if role != "participant":
+                    expect = Expect(200, template="questionnaire/session_ended.html")
+                else:
+                    expect = own if scope == "own" else Expect(404)
+                response = run_post(world.clients[role], reverse(name, kwargs=kwargs), data)
+                if not outcome_matches(response, expect):
+                    failures.append(
+                        f"{post} {role} {scope}: expected {expect}, got {describe(response)}"
+                    )
+    assert failures == [], "\n" + "\n".join(failures)
