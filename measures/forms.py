@@ -62,11 +62,42 @@ class AdministrationEntryForm(forms.Form):
                 choices.append((NOT_APPLICABLE, "Not applicable"))
             self.fields[name] = forms.ChoiceField(label=label, choices=choices, required=False)
 
+    outside_window = forms.BooleanField(
+        label="Completed outside the window",
+        required=False,
+        help_text="Tick only if the date above is right although it is outside the "
+        "questionnaire's window.",
+    )
+    outside_window_reason = forms.CharField(
+        label="Why it still counts",
+        max_length=300,
+        required=False,
+        help_text="For example: returned by post late. No identifying detail.",
+    )
+    # Set by the "Save as it is" button, after the page has said which items are blank.
+    save_as_it_is = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    field_order = ["completed_on", "outside_window", "outside_window_reason"]
+
     def clean_completed_on(self):
         value = self.cleaned_data["completed_on"]
         if value > timezone.localdate():
             raise forms.ValidationError("The date cannot be in the future.")
         return value
+
+    def clean(self):
+        data = super().clean()
+        if data.get("outside_window") and not (data.get("outside_window_reason") or "").strip():
+            self.add_error(
+                "outside_window_reason",
+                "Say why a questionnaire completed outside its window should still count.",
+            )
+        return data
+
+    def window_reason(self) -> str:
+        if not self.cleaned_data.get("outside_window"):
+            return ""
+        return self.cleaned_data.get("outside_window_reason", "").strip()
 
     def answers(self) -> dict[int, object]:
         answers = {}
@@ -83,6 +114,26 @@ class AdministrationEntryForm(forms.Form):
     def completed_at(self) -> datetime.datetime:
         day = self.cleaned_data["completed_on"]
         return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12, 0)))
+
+
+class AdministrationCorrectForm(AdministrationEntryForm):
+    """The same items, filled in with the current version's answers, and a reason."""
+
+    reason = forms.CharField(
+        label="What was wrong",
+        max_length=300,
+        help_text="For example: item 4 copied from the wrong row. Kept with both versions.",
+    )
+
+    field_order = ["reason", "completed_on", "outside_window", "outside_window_reason"]
+
+
+class AdministrationVoidForm(forms.Form):
+    reason = forms.CharField(
+        label="Why it should not count",
+        max_length=300,
+        help_text="For example: filled in by someone else. The answers are kept, with this.",
+    )
 
 
 class WordingImportForm(forms.Form):

@@ -20,7 +20,8 @@ TIMEPOINTS = ["baseline", "week12", "week32", "week52", "week104"]
 
 
 def _participant_with_history(cohort, completed: int):
-    enrolment = EnrolmentFactory(cohort=cohort, enrolled_on=START)
+    # Enrolled at assessment, before the group, so that baseline forms from then count.
+    enrolment = EnrolmentFactory(cohort=cohort, enrolled_on=START - datetime.timedelta(days=14))
     services.administrations_lay_out(enrolment=enrolment)
     for index, key in enumerate(TIMEPOINTS[:completed]):
         for code in ("core10", "dass21"):
@@ -33,6 +34,7 @@ def _participant_with_history(cohort, completed: int):
                 answers=dict.fromkeys(range(1, count + 1), max(0, 3 - index)),
                 entered_by=None,
                 completed_at=timezone.now() - datetime.timedelta(days=10 - index),
+                outside_window_reason="Returned late",
             )
     return enrolment.participant
 
