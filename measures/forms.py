@@ -32,7 +32,8 @@ class AdministrationEntryForm(forms.Form):
 
     completed_on = forms.DateField(
         label="Date it was completed",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        # ISO, which a date input needs to show the initial date.
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text="The date on the paper form, or the date the records were checked.",
     )
 

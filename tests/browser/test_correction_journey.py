@@ -55,10 +55,10 @@ def test_clinician_corrects_a_paper_entry_and_the_trajectory_marks_the_original(
         enrolment=enrolment, timepoint__key="baseline", instrument_code="core10"
     )
     completed = start + datetime.timedelta(days=1)
-    # Entered from the wrong row of a stack of forms: every answer 1 (a total of 14).
+    # Entered from the wrong row of a stack of forms: every answer 1 but the risk item.
     services.administration_enter(
         administration=adm,
-        answers=dict.fromkeys(range(1, 11), 1),
+        answers=dict.fromkeys(range(1, 11), 1) | {6: 0},
         entered_by=clinician,
         completed_at=timezone.make_aware(datetime.datetime.combine(completed, datetime.time(12))),
     )
@@ -77,9 +77,9 @@ def test_clinician_corrects_a_paper_entry_and_the_trajectory_marks_the_original(
     trip.step(page, "correct-form")
     assert page.get_by_label("Date it was completed").input_value() == completed.isoformat()
 
-    # The right form's answers: 3 for every item.
+    # The right form's answers: 3 for every item but the risk item, 0 on both forms.
     for number in range(1, 11):
-        page.locator(f"#id_item_{number}").select_option("3")
+        page.locator(f"#id_item_{number}").select_option("0" if number == 6 else "3")
     page.get_by_label("What was wrong").fill("Copied from the wrong row")
     trip.step(page, "correct-filled")
     page.get_by_role("button", name="Save the correction").click()
@@ -95,7 +95,7 @@ def test_clinician_corrects_a_paper_entry_and_the_trajectory_marks_the_original(
     rows = table.locator("tbody tr")
     assert rows.count() == 2
     original_row, corrected_row = rows.nth(0).inner_text(), rows.nth(1).inner_text()
-    assert "superseded by a correction" in original_row and "14.0" in original_row
+    assert "superseded by a correction" in original_row and "13.0" in original_row
     assert "corrected" in corrected_row and str(corrected_total) in corrected_row
-    assert page.locator("tr.superseded s").inner_text() == "14.0"
+    assert page.locator("tr.superseded s").inner_text() == "13.0"
     trip.finish()
