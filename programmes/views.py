@@ -351,7 +351,7 @@ def enrol(request, pk):
         else:
             messages.success(request, "Participant enrolled.")
             return redirect(cohort)
-    elif request.method == "POST" and form.cleaned_data.get("participant"):
+    elif form.is_bound and getattr(form, "cleaned_data", {}).get("participant"):
         # Asked again (the confirmation was not ticked): keep showing what needs confirming.
         elsewhere = services.active_elsewhere(
             participant=form.cleaned_data["participant"], cohort=cohort

@@ -178,6 +178,21 @@ def test_a_correction_re_runs_the_risk_rules_without_raising_the_same_alert_twic
     assert len(mailoutbox) == sent
 
 
+def test_an_alert_on_corrected_answers_says_so(persona_client, participant, clinician):
+    adm = administration(participant.enrolments.get(), "core10")
+    _enter(adm, dict.fromkeys(range(1, 11), 0) | {6: 2}, clinician)
+    services.administration_correct(
+        administration=adm,
+        answers=dict.fromkeys(range(1, 11), 0),
+        completed_at=ON_TIME,
+        reason="Item 6 was copied from the row below",
+        by=clinician,
+    )
+    alert = RiskAlert.objects.get()
+    page = persona_client(clinician).get(reverse("measures:alert_detail", args=[alert.pk]))
+    assert "These answers have since been corrected" in page.content.decode()
+
+
 def test_a_risk_answer_found_by_a_correction_raises_a_new_alert(
     participant, clinician, django_capture_on_commit_callbacks, mailoutbox
 ):

@@ -115,3 +115,28 @@ def test_participant_pages_run_the_same_queries_whatever_the_history(
         with django_assert_num_queries(PARTICIPANT_PAGE_QUERIES[name]):
             response = step()
         assert response.status_code in (200, 302), name
+
+
+@pytest.mark.parametrize("corrections", [1, 4])
+def test_trajectory_panel_runs_the_same_queries_however_many_corrections(
+    corrections, cohort, clinician, frozen, django_assert_num_queries
+):
+    participant = _participant_with_history(cohort, 1)
+    adm = Administration.objects.get(
+        enrolment__participant=participant, timepoint__key="baseline", instrument_code="core10"
+    )
+    for n in range(corrections):
+        adm = services.administration_correct(
+            administration=adm,
+            answers=dict.fromkeys(range(1, 11), n % 4),
+            completed_at=adm.completed_at,
+            reason=f"Correction {n + 1}",
+            by=clinician,
+        )
+    request = RequestFactory().get("/")
+    request.user = clinician
+    clinician._safeground_roles = {cohort.service_id: "clinician"}
+    with django_assert_num_queries(PANEL_QUERIES):
+        context = panels.participant_panel(request, participant)
+    core10 = next(scale for scale in context["scales"] if scale.code == "core10")
+    assert [p.superseded for p in core10.points] == [True] * corrections + [False]
