@@ -175,6 +175,9 @@ CLINICAL_VALUES: dict[str, ClinicalValues] = {
                 "completed_at",
                 "entered_by",
                 "instrument_version",
+                "supersedes",
+                "voided_at",
+                "voided_by",
             }
         ),
     ),

@@ -48,7 +48,7 @@ def _respond(dataset, fmt, variant, enrolments, filename_stem):
 def cohort_export(request, pk: int, variant: str, dataset: str, fmt: str):
     cohort = dashboard_cohort_or_404(request.user, pk)
     require_export(request.user, cohort.service_id, research=variant == "research")
-    enrolments = Enrolment.objects.filter(cohort=cohort)
+    enrolments = Enrolment.objects.counted().filter(cohort=cohort)
     response = _respond(dataset, fmt, variant, enrolments, f"cohort-{cohort.pk}")
     _record(cohort, enrolments, variant=variant, dataset=dataset, fmt=fmt)
     return response
@@ -59,7 +59,7 @@ def cohort_export(request, pk: int, variant: str, dataset: str, fmt: str):
 def service_export(request, pk: int, variant: str, dataset: str, fmt: str):
     service = dashboard_service_or_404(request.user, pk)
     require_export(request.user, service.pk, research=variant == "research")
-    enrolments = Enrolment.objects.filter(cohort__service=service)
+    enrolments = Enrolment.objects.counted().filter(cohort__service=service)
     response = _respond(dataset, fmt, variant, enrolments, f"service-{service.pk}")
     _record(service, enrolments, variant=variant, dataset=dataset, fmt=fmt)
     return response

@@ -128,7 +128,8 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
         for i in cohort_ids
     }
     for cohort_id, status, n in (
-        Enrolment.objects.filter(cohort_id__in=cohort_ids)
+        Enrolment.objects.counted()
+        .filter(cohort_id__in=cohort_ids)
         .values_list("cohort_id", "status")
         .annotate(n=Count("id"))
         .order_by()
@@ -150,6 +151,7 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
     S = Administration.Status
     for cohort_id, completed, closed in (
         Administration.objects.filter(enrolment__cohort_id__in=cohort_ids)
+        .exclude(enrolment__status=Enrolment.Status.ENTERED_IN_ERROR)
         .values_list("enrolment__cohort_id")
         .annotate(
             completed=Count("id", filter=Q(status=S.COMPLETED)),

@@ -124,7 +124,8 @@ class Person:
 
 def _people(cohort: Cohort, show_names: bool) -> list[Person]:
     rows = (
-        Enrolment.objects.filter(cohort=cohort)
+        Enrolment.objects.counted()
+        .filter(cohort=cohort)
         .values(
             "id",
             "participant_id",
@@ -194,7 +195,8 @@ def _register(
             "phase__name",
             "phase__order",
         )
-        .order_by("number")
+        # By date: a make-up session is numbered last but meets where its date puts it.
+        .order_by("date", "number")
     )
     # By enrolment id: the enrolment index finds these rows without a join on the session.
     marks: dict[int, dict[int, str]] = {e: {} for e in enrolment_ids}

@@ -100,7 +100,8 @@ class AdministrationEntryForm(forms.Form):
 
     completed_on = forms.DateField(
         label="Date it was completed",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        # ISO, which a date input needs to show the initial date.
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text="The date on the paper form, or the date the records were checked.",
     )
 
@@ -118,11 +119,42 @@ class AdministrationEntryForm(forms.Form):
                 skip=False,
             )
 
+    outside_window = forms.BooleanField(
+        label="Completed outside the window",
+        required=False,
+        help_text="Tick only if the date above is right although it is outside the "
+        "questionnaire's window.",
+    )
+    outside_window_reason = forms.CharField(
+        label="Why it still counts",
+        max_length=300,
+        required=False,
+        help_text="For example: returned by post late. No identifying detail.",
+    )
+    # Set by the "Save as it is" button, after the page has said which items are blank.
+    save_as_it_is = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    field_order = ["completed_on", "outside_window", "outside_window_reason"]
+
     def clean_completed_on(self):
         value = self.cleaned_data["completed_on"]
         if value > timezone.localdate():
             raise forms.ValidationError("The date cannot be in the future.")
         return value
+
+    def clean(self):
+        data = super().clean()
+        if data.get("outside_window") and not (data.get("outside_window_reason") or "").strip():
+            self.add_error(
+                "outside_window_reason",
+                "Say why a questionnaire completed outside its window should still count.",
+            )
+        return data
+
+    def window_reason(self) -> str:
+        if not self.cleaned_data.get("outside_window"):
+            return ""
+        return self.cleaned_data.get("outside_window_reason", "").strip()
 
     def answers(self) -> dict[int, object]:
         return {
@@ -209,6 +241,26 @@ class QuestionnairePageForm(forms.Form):
                 }
             )
         return questions
+
+
+class AdministrationCorrectForm(AdministrationEntryForm):
+    """The same items, filled in with the current version's answers, and a reason."""
+
+    reason = forms.CharField(
+        label="What was wrong",
+        max_length=300,
+        help_text="For example: item 4 copied from the wrong row. Kept with both versions.",
+    )
+
+    field_order = ["reason", "completed_on", "outside_window", "outside_window_reason"]
+
+
+class AdministrationVoidForm(forms.Form):
+    reason = forms.CharField(
+        label="Why it should not count",
+        max_length=300,
+        help_text="For example: filled in by someone else. The answers are kept, with this.",
+    )
 
 
 class WordingImportForm(forms.Form):

@@ -74,6 +74,11 @@ class Administration(models.Model):
         EXPIRED = "expired", "Expired"
         MISSED = "missed", "Missed (enrolled after it closed)"
         CANCELLED = "cancelled", "Cancelled"
+        # Corrections keep the original (DESIGN.md): a corrected administration is a new
+        # row that `supersedes` this one; a voided one keeps its answers and its reason.
+        # Figures count only COMPLETED, the current and non-voided version.
+        SUPERSEDED = "superseded", "Superseded by a correction"
+        VOIDED = "voided", "Voided"
 
     class Source(models.TextChoices):
         ONLINE = "online", "Online"
@@ -99,13 +104,33 @@ class Administration(models.Model):
     )
     instrument_version = models.CharField(max_length=20, blank=True)
     diagnosis = models.CharField(max_length=10, blank=True, help_text="ITQ only.")
+    # Completed on a date outside its window, and why that still counts.
+    outside_window_reason = models.CharField(max_length=300, blank=True)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    # Why this version corrects the one it supersedes, or why it was voided.
+    change_reason = models.CharField(max_length=300, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["due_on", "timepoint__week", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["enrolment", "timepoint", "instrument_code"],
+                condition=~Q(status="superseded"),
                 name="administration_one_per_timepoint_instrument",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="voided") | (Q(voided_at__isnull=False) & ~Q(change_reason="")),
+                name="administration_voided_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(supersedes__isnull=True) | ~Q(change_reason=""),
+                name="administration_correction_has_reason",
             ),
             models.CheckConstraint(
                 condition=Q(closes_on__gt=F("opens_on")), name="administration_window_positive"

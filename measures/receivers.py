@@ -13,7 +13,9 @@ def on_enrolment_started(sender, enrolment, **kwargs):
 
 
 def on_enrolment_ended(sender, enrolment, **kwargs):
-    if enrolment.status in CANCELLING_ENDS:
+    if enrolment.status == Enrolment.Status.ENTERED_IN_ERROR:
+        services.administrations_cancel_live(enrolment=enrolment)
+    elif enrolment.status in CANCELLING_ENDS:
         services.administrations_cancel_future(enrolment=enrolment)
 
 

@@ -12,7 +12,7 @@ from measures import catalogue
 from measures.change import classify
 from measures.definitions import NOT_APPLICABLE, Instrument, get_instrument
 from measures.models import Administration, ParticipantLink, Response, RiskAlert
-from programmes.models import GroupSession
+from programmes.models import Enrolment, GroupSession
 
 Status = Administration.Status
 ALERT_SCOPE = "administration__enrolment__cohort__service"
@@ -176,6 +176,9 @@ class TrajectoryPoint:
     category: str = ""
     recovered: bool | None = None
     source: str = ""
+    # An original entry a correction replaced: shown, struck through, in no chart or change.
+    superseded: bool = False
+    corrected: bool = False
 
 
 @dataclass
@@ -202,10 +205,15 @@ CATEGORY_LABELS = {
 def participant_trajectory(participant) -> list[TrajectoryScale]:
     """Every scored scale across timepoints, with change against the first scored one.
 
-    Two queries: completed administrations (with timepoints) and their scores.
+    Two queries: completed administrations (with timepoints) and their scores. Originals
+    that a correction superseded are listed beside it, marked, and count in nothing.
     """
     administrations = (
-        Administration.objects.filter(enrolment__participant=participant, status=Status.COMPLETED)
+        Administration.objects.filter(
+            enrolment__participant=participant,
+            status__in=(Status.COMPLETED, Status.SUPERSEDED),
+        )
+        .exclude(enrolment__status=Enrolment.Status.ENTERED_IN_ERROR)
         .exclude(instrument_code__in=("service_use", "occupation"))
         .select_related("timepoint")
         .prefetch_related("scores")
@@ -238,11 +246,14 @@ def participant_trajectory(participant) -> list[TrajectoryScale]:
                     band=band.label if band else "",
                     not_scored_reason=score.not_scored_reason,
                     source=adm.get_source_display(),
+                    superseded=adm.status == Status.SUPERSEDED,
+                    corrected=adm.supersedes_id is not None,
                 )
             )
     for entry in by_scale.values():
-        baseline = next((p for p in entry.points if p.value is not None), None)
-        for point in entry.points:
+        current = [p for p in entry.points if not p.superseded]
+        baseline = next((p for p in current if p.value is not None), None)
+        for point in current:
             if baseline is None or point is baseline or point.value is None:
                 continue
             try:
@@ -259,8 +270,8 @@ def trajectory_chart_data(scales: list[TrajectoryScale]) -> list[dict]:
         {
             "id": entry.chart_id,
             "title": f"{entry.instrument}: {entry.label}",
-            "labels": [p.timepoint for p in entry.points],
-            "values": [p.value for p in entry.points],
+            "labels": [p.timepoint for p in entry.points if not p.superseded],
+            "values": [p.value for p in entry.points if not p.superseded],
         }
         for entry in scales
     ]
@@ -298,7 +309,8 @@ def cohort_completion(cohort) -> list[TimepointCompletion]:
     """Questionnaire completion per timepoint for a cohort (one query)."""
     rows = (
         Administration.objects.filter(enrolment__cohort=cohort)
-        .exclude(status=Status.CANCELLED)
+        .exclude(status__in=(Status.CANCELLED, Status.SUPERSEDED))
+        .exclude(enrolment__status=Enrolment.Status.ENTERED_IN_ERROR)
         .values("timepoint__name", "timepoint__week")
         .annotate(
             due=Count("id", filter=~Q(status=Status.SCHEDULED)),

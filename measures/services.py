@@ -132,6 +132,25 @@ def administrations_cancel_future(*, enrolment: Enrolment) -> int:
 
 
 @transaction.atomic
+def administrations_cancel_live(*, enrolment: Enrolment) -> int:
+    """Cancel every questionnaire of an enrolment entered in error that is not completed,
+    begun or not: the enrolment never happened, so nothing more is asked or chased. Answers
+    already given stay on their rows."""
+    rows = list(
+        Administration.objects.select_for_update()
+        .filter(enrolment=enrolment, status__in=Administration.LIVE_STATUSES)
+        .select_related("timepoint")
+    )
+    entries = [(adm, {"status": [adm.status, Status.CANCELLED]}) for adm in rows]
+    for adm in rows:
+        adm.status = Status.CANCELLED
+    Administration.objects.bulk_update(rows, ["status"])
+    record_bulk_changes(entries=entries)
+    _windows_changed([enrolment.pk])
+    return len(rows)
+
+
+@transaction.atomic
 def administrations_shift(*, cohort, today: datetime.date | None = None) -> int:
     """Recompute the windows of every not-started administration from the cohort's new start."""
     today = today or timezone.localdate()
@@ -281,6 +300,48 @@ def response_submit(*, administration_id: int, answers: dict | None = None) -> S
     return SubmitOutcome(adm, submitted=True)
 
 
+def _check_completed_on(
+    adm: Administration, completed_at: datetime.datetime, outside_window_reason: str
+) -> None:
+    """The completed date must be a day the person could have filled the form in."""
+    day = timezone.localdate(completed_at)
+    enrolled_on = adm.enrolment.enrolled_on
+    if day > timezone.localdate():
+        message = "The date it was completed cannot be in the future."
+    elif day < enrolled_on:
+        message = (
+            f"The date it was completed ({_day(day)}) is before the person was enrolled "
+            f"({_day(enrolled_on)}). Check the date on the paper form."
+        )
+    elif not (adm.opens_on <= day <= adm.closes_on) and not outside_window_reason:
+        raise ValidationError(
+            {
+                "outside_window": [
+                    f"{_day(day)} is outside this questionnaire's window "
+                    f"({_day(adm.opens_on)} to {_day(adm.closes_on)}). Check the date on the "
+                    "paper form; if it is right, tick “Completed outside the window” and "
+                    "say why it should still count."
+                ]
+            },
+            code="outside_window",
+        )
+    else:
+        return
+    raise ValidationError({"completed_on": [message]}, code="completed_on")
+
+
+def _day(day: datetime.date) -> str:
+    return date_format(day, "j F Y")
+
+
+def _locked(administration: Administration) -> Administration:
+    return (
+        Administration.objects.select_for_update(of=("self",))
+        .select_related("enrolment__cohort", "timepoint")
+        .get(pk=administration.pk)
+    )
+
+
 @transaction.atomic
 def administration_enter(
     *,
@@ -289,26 +350,139 @@ def administration_enter(
     entered_by,
     completed_at: datetime.datetime,
     source: str = Administration.Source.PAPER,
+    outside_window_reason: str = "",
 ) -> ScoreResult:
-    """Record a questionnaire completed on paper (or from records) and score it."""
-    adm = (
-        Administration.objects.select_for_update(of=("self",))
-        .select_related("enrolment__cohort", "timepoint")
-        .get(pk=administration.pk)
-    )
-    if adm.status in (Status.COMPLETED, Status.CANCELLED):
+    """Record a questionnaire completed on paper (or from records) and score it.
+
+    Its date must be no later than today, not before the enrolment, and inside the
+    window unless `outside_window_reason` says why it still counts (ValidationError).
+    """
+    adm = _locked(administration)
+    if adm.status not in (*Administration.LIVE_STATUSES, Status.EXPIRED, Status.MISSED):
         raise AdministrationClosed
+    outside_window_reason = (outside_window_reason or "").strip()
+    _check_completed_on(adm, completed_at, outside_window_reason)
     result = score(adm.instrument_code, answers)
     Response.objects.update_or_create(
         administration=adm,
         defaults={"answers": _clean_for_storage(answers), "submitted_at": completed_at},
     )
     adm.started_at = adm.started_at or completed_at
+    adm.outside_window_reason = _outside(adm, completed_at, outside_window_reason)
     _complete(adm, result, source=source, when=completed_at, entered_by=entered_by)
     return result
 
 
-def _complete(adm, result: ScoreResult, *, source, when, entered_by) -> None:
+def _outside(adm, completed_at, reason: str) -> str:
+    day = timezone.localdate(completed_at)
+    return "" if adm.opens_on <= day <= adm.closes_on else reason[:300]
+
+
+@transaction.atomic
+def administration_correct(
+    *,
+    administration: Administration,
+    answers: dict,
+    completed_at: datetime.datetime,
+    reason: str,
+    by,
+    outside_window_reason: str = "",
+) -> Administration:
+    """Correct a completed questionnaire: a new version with these answers, scored again,
+    with the risk rules run again on it; the original stays, marked superseded.
+
+    A risk item the original already raised an alert for is not raised again (that alert
+    stands, on the original); any other hit raises and e-mails a new alert. Returns the
+    new version. Refuses a voided or superseded original with a ValidationError.
+    """
+    old = _locked(administration)
+    reason = (reason or "").strip()
+    correction_allowed(old)
+    if not reason:
+        raise ValidationError({"reason": ["Say what was wrong with the entry."]})
+    outside_window_reason = (outside_window_reason or "").strip()
+    _check_completed_on(old, completed_at, outside_window_reason)
+    result = score(old.instrument_code, answers)
+    already_raised = set(
+        RiskAlert.objects.filter(administration=old).values_list("item", flat=True)
+    )
+    # Superseded first: administration_one_per_timepoint_instrument ignores superseded rows.
+    old.status = Status.SUPERSEDED
+    old.save(update_fields=["status"])
+    new = Administration.objects.create(
+        enrolment=old.enrolment,
+        timepoint=old.timepoint,
+        instrument_code=old.instrument_code,
+        due_on=old.due_on,
+        opens_on=old.opens_on,
+        closes_on=old.closes_on,
+        status=Status.IN_PROGRESS,
+        started_at=old.started_at,
+        supersedes=old,
+        change_reason=reason[:300],
+        outside_window_reason=_outside(old, completed_at, outside_window_reason),
+    )
+    Response.objects.create(
+        administration=new, answers=_clean_for_storage(answers), submitted_at=completed_at
+    )
+    _complete(
+        new,
+        result,
+        source=old.source or Administration.Source.PAPER,
+        when=completed_at,
+        entered_by=by,
+        already_raised=already_raised,
+    )
+    return new
+
+
+def correction_allowed(old: Administration) -> None:
+    """Raise a ValidationError saying why `old` cannot be corrected, if it cannot."""
+    if old.status == Status.VOIDED:
+        raise ValidationError(
+            f"This questionnaire was voided ({old.change_reason}), so it cannot be corrected. "
+            "A voided questionnaire stays as it is, in the record.",
+            code="voided",
+        )
+    if old.status == Status.SUPERSEDED:
+        raise ValidationError(
+            "This version has already been corrected. Correct the current version instead.",
+            code="superseded",
+        )
+    if old.status != Status.COMPLETED:
+        raise ValidationError(
+            "Only a completed questionnaire can be corrected. Enter its answers instead.",
+            code="not_completed",
+        )
+
+
+@transaction.atomic
+def administration_void(*, administration: Administration, reason: str, by) -> Administration:
+    """Void a completed questionnaire: it stays, with its answers, scores and reason, and
+    counts in no figure. A voided questionnaire cannot be corrected."""
+    adm = _locked(administration)
+    reason = (reason or "").strip()
+    if adm.status == Status.VOIDED:
+        raise ValidationError("This questionnaire has already been voided.", code="voided")
+    if adm.status != Status.COMPLETED:
+        raise ValidationError(
+            "Only a completed questionnaire (its current version) can be voided.",
+            code="not_completed",
+        )
+    if not reason:
+        raise ValidationError({"reason": ["Say why this questionnaire should not count."]})
+    adm.status = Status.VOIDED
+    adm.change_reason = reason[:300]
+    adm.voided_at = timezone.now()
+    adm.voided_by = by
+    adm.save(update_fields=["status", "change_reason", "voided_at", "voided_by"])
+    _windows_changed([adm.enrolment_id])
+    return adm
+
+
+def _complete(
+    adm, result: ScoreResult, *, source, when, entered_by, already_raised=frozenset()
+) -> None:
     adm.status = Status.COMPLETED
     adm.source = source
     adm.completed_at = when
@@ -324,6 +498,7 @@ def _complete(adm, result: ScoreResult, *, source, when, entered_by) -> None:
             "entered_by",
             "instrument_version",
             "diagnosis",
+            "outside_window_reason",
         ]
     )
     scores = Score.objects.bulk_create(
@@ -357,6 +532,7 @@ def _complete(adm, result: ScoreResult, *, source, when, entered_by) -> None:
     alerts = [
         RiskAlert.objects.create(administration=adm, item=hit.item, severity=hit.severity)
         for hit in result.risk
+        if hit.item not in already_raised
     ]
     if alerts:
         alert_ids = [alert.pk for alert in alerts]

@@ -14,6 +14,12 @@ urlpatterns = [
         name="administration_enter",
     ),
     path(
+        "administrations/<int:pk>/correct/",
+        views.administration_correct,
+        name="administration_correct",
+    ),
+    path("administrations/<int:pk>/void/", views.administration_void, name="administration_void"),
+    path(
         "participants/<int:pk>/",
         views.participant_questionnaires,
         name="participant_questionnaires",

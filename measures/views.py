@@ -5,7 +5,7 @@ import datetime
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,8 +17,16 @@ from accounts.models import Service
 from accounts.scope import Can, get_scoped_or_404, require, service_ids, user_can
 from measures import catalogue, links, selectors, services
 from measures.definitions import all_instruments, get_instrument
-from measures.forms import AcknowledgeForm, AdministrationEntryForm, WordingImportForm
-from measures.models import Administration, InstrumentWording, RiskAlert
+from measures.entry_checks import missing_items
+from measures.forms import (
+    AcknowledgeForm,
+    AdministrationCorrectForm,
+    AdministrationEntryForm,
+    AdministrationVoidForm,
+    WordingImportForm,
+)
+from measures.models import Administration, InstrumentWording, Response, RiskAlert
+from participants.forms import add_service_errors
 from participants.models import Participant
 
 ADMIN_SCOPE = "enrolment__cohort__service"
@@ -104,47 +112,81 @@ def alert_acknowledge(request, pk):
 # --------------------------------------------------------------------------- paper entry
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def administration_enter(request, pk):
-    adm = get_scoped_or_404(
+def _administration(request, pk, can=Can.CHANGE_CLINICAL) -> Administration:
+    return get_scoped_or_404(
         request.user,
         Administration.objects.select_related(
             "timepoint", "enrolment__participant", "enrolment__cohort"
         ),
-        can=Can.CHANGE_CLINICAL,
+        can=can,
         via=ADMIN_SCOPE,
         pk=pk,
     )
+
+
+def _instrument(adm):
+    wording = catalogue.wordings_for(adm.enrolment.cohort.service_id, [adm.instrument_code])
+    return catalogue.instrument_for(adm.instrument_code, wording.get(adm.instrument_code))
+
+
+def _blank_items_stop(form, instrument):
+    """The blank items and what the instrument's rule does with them, unless the clerk has
+    already seen that and chosen "Save as it is". Scoring errors go on the form."""
+    if form.cleaned_data.get("save_as_it_is"):
+        return None
+    try:
+        found = missing_items(instrument, form.answers())
+    except ValueError as exc:
+        form.add_error(None, str(exc))
+        return None
+    return found or None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def administration_enter(request, pk):
+    adm = _administration(request, pk)
     participant = adm.enrolment.participant
     record_view(participant, where="Viewed on paper questionnaire entry")
-    wording = catalogue.wordings_for(adm.enrolment.cohort.service_id, [adm.instrument_code])
-    instrument = catalogue.instrument_for(adm.instrument_code, wording.get(adm.instrument_code))
+    instrument = _instrument(adm)
     staff_completed = adm.instrument_code in catalogue.STAFF_COMPLETED
-    closed = adm.status in (Administration.Status.COMPLETED, Administration.Status.CANCELLED)
+    closed = adm.status in (
+        Administration.Status.COMPLETED,
+        Administration.Status.CANCELLED,
+        Administration.Status.SUPERSEDED,
+        Administration.Status.VOIDED,
+    )
     form = AdministrationEntryForm(
         request.POST or None,
         instrument=instrument,
         initial={"completed_on": timezone.localdate()},
     )
+    blank = None
     if request.method == "POST" and not closed and form.is_valid():
-        try:
-            services.administration_enter(
-                administration=adm,
-                answers=form.answers(),
-                entered_by=request.user,
-                completed_at=form.completed_at(),
-                source=(
-                    Administration.Source.STAFF if staff_completed else Administration.Source.PAPER
-                ),
-            )
-        except services.AdministrationClosed:
-            closed = True
-        except ValueError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "The answers are saved and scored.")
-            return redirect("measures:participant_questionnaires", pk=participant.pk)
+        blank = _blank_items_stop(form, instrument)
+        if blank is None and form.is_valid():
+            try:
+                services.administration_enter(
+                    administration=adm,
+                    answers=form.answers(),
+                    entered_by=request.user,
+                    completed_at=form.completed_at(),
+                    source=(
+                        Administration.Source.STAFF
+                        if staff_completed
+                        else Administration.Source.PAPER
+                    ),
+                    outside_window_reason=form.window_reason(),
+                )
+            except services.AdministrationClosed:
+                closed = True
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            except ValueError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, "The answers are saved and scored.")
+                return redirect("measures:participant_questionnaires", pk=participant.pk)
     return render(
         request,
         "measures/administration_enter.html",
@@ -155,8 +197,100 @@ def administration_enter(request, pk):
             "form": form,
             "closed": closed,
             "staff_completed": staff_completed,
+            "blank": blank,
         },
         status=409 if closed and request.method == "POST" else 200,
+    )
+
+
+def _initial_answers(adm) -> dict:
+    response = Response.objects.filter(administration=adm).first()
+    answers = response.answers if response else {}
+    return {f"item_{k}": "" if v is None else str(v) for k, v in answers.items()}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def administration_correct(request, pk):
+    adm = _administration(request, pk)
+    participant = adm.enrolment.participant
+    record_view(participant, where="Viewed on questionnaire correction")
+    instrument = _instrument(adm)
+    refusal = None
+    try:
+        services.correction_allowed(adm)
+    except ValidationError as exc:
+        refusal = " ".join(exc.messages)
+    initial = {
+        "completed_on": timezone.localdate(adm.completed_at) if adm.completed_at else None,
+        "outside_window": bool(adm.outside_window_reason),
+        "outside_window_reason": adm.outside_window_reason,
+        **_initial_answers(adm),
+    }
+    form = AdministrationCorrectForm(request.POST or None, instrument=instrument, initial=initial)
+    blank = None
+    if request.method == "POST" and form.is_valid():
+        blank = _blank_items_stop(form, instrument)
+        if blank is None and form.is_valid():
+            try:
+                services.administration_correct(
+                    administration=adm,
+                    answers=form.answers(),
+                    completed_at=form.completed_at(),
+                    reason=form.cleaned_data["reason"],
+                    by=request.user,
+                    outside_window_reason=form.window_reason(),
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            except ValueError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    "The correction is saved and scored; the original is kept, marked superseded.",
+                )
+                return redirect("measures:participant_questionnaires", pk=participant.pk)
+    return render(
+        request,
+        "measures/administration_correct.html",
+        {
+            "administration": adm,
+            "participant": participant,
+            "instrument": instrument,
+            "form": form,
+            "refusal": refusal,
+            "blank": blank,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def administration_void(request, pk):
+    adm = _administration(request, pk)
+    participant = adm.enrolment.participant
+    record_view(participant, where="Viewed on questionnaire void")
+    form = AdministrationVoidForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.administration_void(
+                administration=adm, reason=form.cleaned_data["reason"], by=request.user
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "The questionnaire is voided; it is kept with its reason.")
+            return redirect("measures:participant_questionnaires", pk=participant.pk)
+    return render(
+        request,
+        "measures/administration_void.html",
+        {
+            "administration": adm,
+            "participant": participant,
+            "instrument": get_instrument(adm.instrument_code),
+            "form": form,
+        },
     )
 
 

@@ -8,6 +8,7 @@ class ProgrammesConfig(AppConfig):
         from auditlog.registry import auditlog
 
         from accounts.panels import Panel
+        from accounts.scope import Can, user_can
         from participants.panels import participant_page
         from participants.retention import finished
         from programmes import models
@@ -32,7 +33,12 @@ class ProgrammesConfig(AppConfig):
                 key="programmes.enrolments",
                 title="Enrolments and attendance",
                 template="programmes/panels/participant_enrolments.html",
-                context=lambda request, participant: {"history": participant_history(participant)},
+                context=lambda request, participant: {
+                    "history": participant_history(participant),
+                    "can_change": user_can(
+                        request.user, Can.CHANGE_CLINICAL, participant.service_id
+                    ),
+                },
                 order=10,
             )
         )

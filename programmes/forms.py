@@ -145,6 +145,39 @@ class SessionCancelForm(forms.Form):
     reason = forms.CharField(max_length=300, help_text="Shown on the cohort calendar.")
 
 
+class SessionReinstateForm(forms.Form):
+    reason = forms.CharField(
+        max_length=280, help_text="For example: the room is free after all. Kept in the record."
+    )
+
+
+class MakeUpSessionForm(forms.Form):
+    date = forms.DateField(label="Date of the make-up session", widget=DateInput())
+    start_time = forms.TimeField(
+        label="Start time",
+        required=False,
+        widget=TimeInput(),
+        help_text="Leave empty for the cohort's usual time.",
+    )
+    reason = forms.CharField(
+        max_length=300,
+        help_text="For example: in place of session 5, cancelled for snow. Shown on the calendar.",
+    )
+    theme = forms.CharField(max_length=200, required=False, help_text="Optional.")
+
+
+class EnrolmentInErrorForm(forms.Form):
+    reason = forms.CharField(
+        label="What the mistake was",
+        max_length=300,
+        help_text="For example: enrolled in the wrong cohort. No identifying detail.",
+    )
+    confirm = forms.BooleanField(
+        label="This enrolment never happened: take it out of every figure and export",
+        error_messages={"required": "Tick to confirm that the enrolment was a mistake."},
+    )
+
+
 class CohortStartMoveForm(forms.Form):
     new_start_date = forms.DateField(
         label="New date of the first session",
@@ -197,6 +230,34 @@ class ParticipantChoiceField(forms.ModelChoiceField):
 class EnrolForm(forms.Form):
     participant = ParticipantChoiceField(queryset=None, empty_label="Choose a participant")
     enrolled_on = forms.DateField(label="Enrolment date", widget=DateInput())
+    # Shown once the service has said the person is active in another running cohort.
+    confirm_active_elsewhere = forms.BooleanField(
+        label="Yes, enrol them here as well",
+        required=False,
+        help_text="They will get this cohort's questionnaires as well as the other's.",
+    )
+    also_active_reason = forms.CharField(
+        label="Why they need both",
+        max_length=300,
+        required=False,
+        help_text="Kept with the enrolment. No identifying detail.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        reason = (data.get("also_active_reason") or "").strip()
+        if reason and not data.get("confirm_active_elsewhere"):
+            self.add_error(
+                "confirm_active_elsewhere", "Tick the confirmation to enrol them here as well."
+            )
+        if data.get("confirm_active_elsewhere") and not reason:
+            self.add_error("also_active_reason", "Say why they need both cohorts.")
+        return data
+
+    def confirmed_reason(self) -> str:
+        if not self.cleaned_data.get("confirm_active_elsewhere"):
+            return ""
+        return (self.cleaned_data.get("also_active_reason") or "").strip()
 
     def __init__(self, *args, cohort, **kwargs):
         super().__init__(*args, **kwargs)

@@ -159,6 +159,9 @@ class GroupSession(models.Model):
     start_time = models.TimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
     change_reason = models.CharField(max_length=300, blank=True)
+    # An extra session added to the calendar (to make up for a cancelled one, say): held,
+    # registered and counted like any other; its reason is in change_reason.
+    is_make_up = models.BooleanField("make-up session", default=False)
     bank_holiday = models.CharField(
         max_length=100, blank=True, help_text="Name of the bank holiday the date falls on."
     )
@@ -184,6 +187,10 @@ class GroupSession(models.Model):
             models.CheckConstraint(
                 condition=Q(status="scheduled") | ~Q(change_reason=""),
                 name="session_change_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_make_up=False) | ~Q(change_reason=""),
+                name="session_make_up_has_reason",
             ),
         ]
 
@@ -240,6 +247,12 @@ def counted_attendance_q(today: datetime.date) -> Q:
     )
 
 
+class EnrolmentQuerySet(models.QuerySet):
+    def counted(self):
+        """Every enrolment but those entered in error, which count in no figure or export."""
+        return self.exclude(status=Enrolment.Status.ENTERED_IN_ERROR)
+
+
 class Enrolment(models.Model):
     class Status(models.TextChoices):
         REFERRED = "referred", "Referred"
@@ -247,6 +260,9 @@ class Enrolment(models.Model):
         COMPLETED = "completed", "Completed"
         WITHDRAWN = "withdrawn", "Withdrawn"
         DISCHARGED = "discharged", "Discharged"
+        # Never happened (the wrong person or the wrong cohort): not an ending, so no end
+        # date; kept with its reason for the audit trail, out of every figure and export.
+        ENTERED_IN_ERROR = "entered_in_error", "Entered in error"
 
     OPEN_STATUSES = (Status.REFERRED, Status.ACTIVE)
     ENDED_STATUSES = (Status.COMPLETED, Status.WITHDRAWN, Status.DISCHARGED)
@@ -259,7 +275,11 @@ class Enrolment(models.Model):
     enrolled_on = models.DateField()
     ended_on = models.DateField(null=True, blank=True)
     end_reason = models.CharField(max_length=300, blank=True)
+    # Why the person was enrolled here while active in another running cohort.
+    also_active_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = EnrolmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["cohort", "participant__family_name", "participant__given_name"]
@@ -270,8 +290,13 @@ class Enrolment(models.Model):
                 name="enrolment_one_open_per_cohort",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["referred", "active"]) | Q(ended_on__isnull=False),
+                condition=Q(status__in=["referred", "active", "entered_in_error"])
+                | Q(ended_on__isnull=False),
                 name="enrolment_ended_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="entered_in_error") | ~Q(end_reason=""),
+                name="enrolment_in_error_has_reason",
             ),
             models.CheckConstraint(
                 condition=Q(ended_on__isnull=True) | Q(ended_on__gte=F("enrolled_on")),

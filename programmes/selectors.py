@@ -193,10 +193,11 @@ def cohort_overview(cohort: Cohort) -> CohortOverview:
     today = timezone.localdate()
     phases = list(Phase.objects.filter(programme_id=cohort.programme_id).order_by("order"))
     sessions = list(cohort.sessions.order_by("date", "number"))
+    # Entered in error: not on the page's list or in any of its rates.
     enrolments = list(
-        cohort.enrolments.select_related("participant").order_by(
-            "participant__family_name", "participant__given_name", "pk"
-        )
+        cohort.enrolments.counted()
+        .select_related("participant")
+        .order_by("participant__family_name", "participant__given_name", "pk")
     )
     marks = list(
         Attendance.objects.filter(session__cohort=cohort)
@@ -213,6 +214,8 @@ def cohort_overview(cohort: Cohort) -> CohortOverview:
     overall = Rate()
     for session_id, enrolment_id, status in marks:
         session = by_id[session_id]
+        if enrolment_id not in ended_on:
+            continue  # entered in error
         if session_id not in held or not counts_for_enrolment(
             session.date, ended_on.get(enrolment_id)
         ):
@@ -312,10 +315,21 @@ def participants_finished_before(cutoff: datetime.date) -> QuerySet:
     """Ids of participants with at least one enrolment and every one of them ended before
     `cutoff`: who contact-detail retention may reach (registered in participants.retention).
     Someone only referred has an open enrolment, so is still being contacted."""
-    not_finished = Enrolment.objects.filter(
-        Q(ended_on__isnull=True) | Q(ended_on__gte=cutoff) | Q(status__in=Enrolment.OPEN_STATUSES)
-    ).values("participant_id")
-    return Enrolment.objects.exclude(participant_id__in=not_finished).values("participant_id")
+    # Enrolments entered in error never happened: they neither keep nor make anyone finished.
+    not_finished = (
+        Enrolment.objects.counted()
+        .filter(
+            Q(ended_on__isnull=True)
+            | Q(ended_on__gte=cutoff)
+            | Q(status__in=Enrolment.OPEN_STATUSES)
+        )
+        .values("participant_id")
+    )
+    return (
+        Enrolment.objects.counted()
+        .exclude(participant_id__in=not_finished)
+        .values("participant_id")
+    )
 
 
 def programmes_visible_to(user) -> QuerySet:

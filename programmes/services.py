@@ -180,6 +180,109 @@ def session_cancel(*, session: GroupSession, reason: str) -> GroupSession:
     return session
 
 
+def _clash(cohort_id: int, day: datetime.date, exclude_pk=None) -> GroupSession | None:
+    return (
+        GroupSession.objects.filter(cohort_id=cohort_id, date=day)
+        .exclude(status=GroupSession.Status.CANCELLED)
+        .exclude(pk=exclude_pk)
+        .first()
+    )
+
+
+@transaction.atomic
+def session_reinstate(*, session: GroupSession, reason: str) -> GroupSession:
+    """Undo a cancellation: the session meets on its date again (scheduled when that is its
+    planned date, else still moved). The cancellation stays in the audit trail."""
+    session = GroupSession.objects.select_for_update().get(pk=session.pk)
+    reason = (reason or "").strip()
+    if session.status != GroupSession.Status.CANCELLED:
+        raise ValidationError("This session is not cancelled, so there is nothing to reinstate.")
+    if not reason:
+        raise ValidationError({"reason": ["Give a reason for reinstating the session."]})
+    clash = _clash(session.cohort_id, session.date, exclude_pk=session.pk)
+    if clash is not None:
+        raise ValidationError(
+            f"Session {clash.number} of this cohort is already on {_day(session.date)}. "
+            "Move or cancel that session first, or move this one once it is reinstated."
+        )
+    if session.is_make_up:
+        session.status = GroupSession.Status.SCHEDULED
+        session.change_reason = f"Make-up session, reinstated: {reason}"[:300]
+    elif session.date == session.planned_date:
+        session.status = GroupSession.Status.SCHEDULED
+        session.change_reason = ""
+    else:
+        session.status = GroupSession.Status.MOVED
+        session.change_reason = f"Reinstated: {reason}"[:300]
+    session.save(update_fields=["status", "change_reason"])
+    return session
+
+
+@transaction.atomic
+def session_make_up_add(
+    *,
+    cohort: Cohort,
+    date: datetime.date,
+    reason: str,
+    start_time: datetime.time | None = None,
+    theme: str = "",
+) -> GroupSession:
+    """Add an extra session on `date`, in the phase the cohort is in then.
+
+    It is a session like the others: held once its day is past (or its register taken
+    today), on the register of everyone enrolled on its day, counted in attendance, and
+    re-dated with the rest if the cohort's start moves before it is held.
+    """
+    # Locks the cohort: two make-ups added at once would both take the next number.
+    cohort = Cohort.objects.select_for_update().get(pk=cohort.pk)
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not reason:
+        errors["reason"] = ["Give a reason for the make-up session."]
+    sessions = list(cohort.sessions.exclude(status=GroupSession.Status.CANCELLED).order_by("date"))
+    if date is None:
+        errors["date"] = ["Give the date of the make-up session."]
+    elif sessions and not (sessions[0].date <= date):
+        errors["date"] = [
+            f"A make-up session cannot be before the group's first session "
+            f"({_day(sessions[0].date)})."
+        ]
+    elif (clash := _clash(cohort.pk, date)) is not None:
+        errors["date"] = [
+            f"Session {clash.number} of this cohort is already on {_day(date)}. "
+            "Choose another date."
+        ]
+    if errors:
+        raise ValidationError(errors)
+    # The phase and week of the session before it, cancelled or not (a make-up often
+    # replaces a cancelled one).
+    anchor = (
+        cohort.sessions.filter(date__lte=date).order_by("-date", "-number").first()
+        if date
+        else None
+    )
+    if anchor is None:
+        phase = Phase.objects.filter(programme_id=cohort.programme_id, group_meets=True).first()
+        week = phase.start_week if phase else 1
+    else:
+        phase, week = anchor.phase, anchor.week
+    number = (cohort.sessions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return GroupSession.objects.create(
+        cohort=cohort,
+        phase=phase,
+        number=number,
+        week=week,
+        theme=(theme or "").strip()[:200],
+        planned_date=date,
+        date=date,
+        start_time=start_time or cohort.start_time,
+        status=GroupSession.Status.SCHEDULED,
+        is_make_up=True,
+        change_reason=reason[:300],
+        bank_holiday=bank_holiday_name(date),
+    )
+
+
 def _refuse_if_settled(session: GroupSession, verb: str) -> None:
     if session.status == GroupSession.Status.CANCELLED:
         raise ValidationError(f"This session was cancelled, so it cannot be {verb}.")
@@ -244,20 +347,50 @@ def cohort_start_move(
 # Enrolments ----------------------------------------------------------------------------
 
 COHORT_FULL = "cohort_full"
+ACTIVE_ELSEWHERE = "active_elsewhere"
+
+
+def active_elsewhere(*, participant: Participant, cohort: Cohort) -> list[Enrolment]:
+    """The person's active enrolments in other cohorts (each a running group: an active
+    enrolment completes by itself once its cohort's last session is past)."""
+    return list(
+        Enrolment.objects.filter(participant=participant, status=Enrolment.Status.ACTIVE)
+        .exclude(cohort=cohort)
+        .select_related("cohort")
+        .order_by("cohort__name")
+    )
 
 
 @transaction.atomic
 def enrolment_create(
-    *, cohort: Cohort, participant: Participant, enrolled_on: datetime.date | None = None
+    *,
+    cohort: Cohort,
+    participant: Participant,
+    enrolled_on: datetime.date | None = None,
+    also_active_reason: str = "",
 ) -> Enrolment:
+    """Enrol `participant`. Someone already active in another cohort would get two sets
+    of questionnaires, so that needs a reason (`also_active_reason`), kept on the row."""
     # The lock makes the capacity check and the insert one step for concurrent enrolments.
     cohort = Cohort.objects.select_for_update().get(pk=cohort.pk)
     enrolled_on = enrolled_on or timezone.localdate()
+    also_active_reason = (also_active_reason or "").strip()
     if participant.service_id != cohort.service_id:
         raise ValidationError({"participant": ["This participant is not in the cohort's service."]})
     open_enrolments = Enrolment.objects.filter(cohort=cohort, status__in=Enrolment.OPEN_STATUSES)
     if open_enrolments.filter(participant=participant).exists():
         raise ValidationError({"participant": ["This participant is already enrolled here."]})
+    elsewhere = active_elsewhere(participant=participant, cohort=cohort)
+    if elsewhere and not also_active_reason:
+        names = ", ".join(f"“{e.cohort.name}”" for e in elsewhere)
+        raise ValidationError(
+            f"This person is already active in {names}. Enrolling them here too doubles "
+            "their questionnaires. To go ahead, tick the confirmation and say why they need "
+            "both.",
+            code=ACTIVE_ELSEWHERE,
+        )
+    if not elsewhere:
+        also_active_reason = ""
     taken = open_enrolments.count()
     if taken >= cohort.capacity:
         raise ValidationError(
@@ -270,6 +403,7 @@ def enrolment_create(
         participant=participant,
         status=Enrolment.Status.ACTIVE,
         enrolled_on=enrolled_on,
+        also_active_reason=also_active_reason[:300],
     )
     events.enrolment_started.send(sender=Enrolment, enrolment=enrolment)
     return enrolment
@@ -308,6 +442,28 @@ def enrolment_end(
         raise ValidationError(errors)
     enrolment.status = status
     enrolment.ended_on = ended_on
+    enrolment.end_reason = reason[:300]
+    enrolment.save(update_fields=["status", "ended_on", "end_reason"])
+    events.enrolment_ended.send(sender=Enrolment, enrolment=enrolment)
+    return enrolment
+
+
+@transaction.atomic
+def enrolment_mark_in_error(*, enrolment: Enrolment, reason: str) -> Enrolment:
+    """Mark an enrolment as entered in error: the wrong person or the wrong cohort.
+
+    Not a withdrawal (it counts as no drop-out): the enrolment leaves every figure, export
+    and register, its questionnaires not yet answered are cancelled with their messages
+    (events.enrolment_ended), and the row stays, with its reason, for the audit trail.
+    """
+    enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
+    reason = (reason or "").strip()
+    if enrolment.status == Enrolment.Status.ENTERED_IN_ERROR:
+        raise ValidationError("This enrolment is already marked as entered in error.")
+    if not reason:
+        raise ValidationError({"reason": ["Say what the mistake was."]})
+    enrolment.status = Enrolment.Status.ENTERED_IN_ERROR
+    enrolment.ended_on = None
     enrolment.end_reason = reason[:300]
     enrolment.save(update_fields=["status", "ended_on", "end_reason"])
     events.enrolment_ended.send(sender=Enrolment, enrolment=enrolment)

@@ -14,8 +14,11 @@ urlpatterns = [
     path("cohorts/<int:pk>/edit/", views.cohort_edit, name="cohort_edit"),
     path("cohorts/<int:pk>/enrol/", views.enrol, name="enrol"),
     path("cohorts/<int:pk>/move-start/", views.cohort_move_start, name="cohort_move_start"),
+    path("cohorts/<int:pk>/make-up/", views.session_make_up, name="session_make_up"),
+    path("sessions/<int:pk>/reinstate/", views.session_reinstate, name="session_reinstate"),
     path("sessions/<int:pk>/register/", views.register, name="register"),
     path("sessions/<int:pk>/move/", views.session_move, name="session_move"),
     path("sessions/<int:pk>/cancel/", views.session_cancel, name="session_cancel"),
     path("enrolments/<int:pk>/end/", views.enrolment_end, name="enrolment_end"),
+    path("enrolments/<int:pk>/in-error/", views.enrolment_in_error, name="enrolment_in_error"),
 ]

@@ -19,11 +19,14 @@ from programmes.forms import (
     CohortStartMoveForm,
     EnrolForm,
     EnrolmentEndForm,
+    EnrolmentInErrorForm,
+    MakeUpSessionForm,
     ProgrammeCopyForm,
     ProgrammeEditForm,
     RegisterForm,
     SessionCancelForm,
     SessionMoveForm,
+    SessionReinstateForm,
 )
 from programmes.models import Cohort, Enrolment, GroupSession, Programme
 from programmes.panels import cohort_page, session_page
@@ -246,6 +249,49 @@ def session_cancel(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+def session_reinstate(request, pk):
+    session = _session(request, pk)
+    form = SessionReinstateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.session_reinstate(session=session, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Session {session.number} reinstated.")
+            return redirect(session.cohort)
+    return render(
+        request,
+        "programmes/session_change.html",
+        {"form": form, "session": session, "action": "Reinstate"},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_make_up(request, pk):
+    cohort = get_scoped_or_404(request.user, Cohort, can=Can.CHANGE_CLINICAL, pk=pk)
+    form = MakeUpSessionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            session = services.session_make_up_add(
+                cohort=cohort,
+                date=data["date"],
+                start_time=data["start_time"],
+                reason=data["reason"],
+                theme=data["theme"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Make-up session {session.number} added.")
+            return redirect(cohort)
+    return render(request, "programmes/session_make_up.html", {"form": form, "cohort": cohort})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def register(request, pk):
     session = _session(request, pk)
     rows = selectors.register_rows(session)
@@ -289,24 +335,37 @@ def enrol(request, pk):
     cohort = get_scoped_or_404(request.user, Cohort, can=Can.CHANGE_CLINICAL, pk=pk)
     form = EnrolForm(request.POST or None, cohort=cohort)
     full = False
+    elsewhere = []
     if request.method == "POST" and form.is_valid():
+        participant = form.cleaned_data["participant"]
         try:
             services.enrolment_create(
                 cohort=cohort,
-                participant=form.cleaned_data["participant"],
+                participant=participant,
                 enrolled_on=form.cleaned_data["enrolled_on"],
+                also_active_reason=form.confirmed_reason(),
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
             full = getattr(exc, "code", None) == services.COHORT_FULL
+            elsewhere = services.active_elsewhere(participant=participant, cohort=cohort)
         else:
             messages.success(request, "Participant enrolled.")
             return redirect(cohort)
+    elif form.is_bound and getattr(form, "cleaned_data", {}).get("participant"):
+        # Asked again (the confirmation was not ticked): keep showing what needs confirming.
+        elsewhere = services.active_elsewhere(
+            participant=form.cleaned_data["participant"], cohort=cohort
+        )
     # The picker lists every participant of the service by name.
     _record_access(
         form.fields["participant"].queryset.only("pk", "reference"), "Viewed in the enrol picker"
     )
-    return render(request, "programmes/enrol.html", {"form": form, "cohort": cohort, "full": full})
+    return render(
+        request,
+        "programmes/enrol.html",
+        {"form": form, "cohort": cohort, "full": full, "elsewhere": elsewhere},
+    )
 
 
 @login_required
@@ -335,6 +394,37 @@ def enrolment_end(request, pk):
             return redirect(enrolment.cohort)
     _record_access([enrolment.participant], "Viewed on the end-of-enrolment page")
     return render(request, "programmes/enrolment_end.html", {"form": form, "enrolment": enrolment})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def enrolment_in_error(request, pk):
+    enrolment = get_scoped_or_404(
+        request.user,
+        Enrolment.objects.select_related("cohort", "participant"),
+        can=Can.CHANGE_CLINICAL,
+        via="cohort__service",
+        pk=pk,
+    )
+    form = EnrolmentInErrorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.enrolment_mark_in_error(
+                enrolment=enrolment, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                "The enrolment is marked as entered in error. It is kept in the record, and "
+                "counts in no figure or export.",
+            )
+            return redirect("participants:participant_detail", pk=enrolment.participant_id)
+    _record_access([enrolment.participant], "Viewed on the entered-in-error page")
+    return render(
+        request, "programmes/enrolment_in_error.html", {"form": form, "enrolment": enrolment}
+    )
 
 
 # Programmes ---------------------------------------------------------------------------

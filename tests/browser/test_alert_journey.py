@@ -55,7 +55,9 @@ def test_clinician_opens_an_urgent_alert_and_acknowledges_it_with_a_note(
     person = ParticipantFactory(
         service=service, given_name="Dee", family_name="Dawson", mobile="+447700900456"
     )
-    enrolment = EnrolmentFactory(cohort=cohort, participant=person, enrolled_on=start)
+    # Enrolled at assessment, a fortnight before the group: the paper form is from then.
+    enrolled_on = start - datetime.timedelta(days=14)
+    enrolment = EnrolmentFactory(cohort=cohort, participant=person, enrolled_on=enrolled_on)
     services.administrations_lay_out(enrolment=enrolment)
     adm = Administration.objects.get(
         enrolment=enrolment, timepoint__key="baseline", instrument_code="core10"

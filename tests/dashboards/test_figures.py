@@ -113,6 +113,7 @@ def test_a_questionnaire_entered_from_paper_reaches_the_service_dashboard_at_onc
         answers=dict.fromkeys(range(1, 11), 1),
         entered_by=clinician,
         completed_at=TODAY,
+        outside_window_reason="Returned late",
     )
 
     assert not _row(cohort).is_current
@@ -258,6 +259,7 @@ def test_the_cohort_dashboard_shows_a_new_score_at_once_and_caches_no_names(
         answers=dict.fromkeys(range(1, 11), 1),
         entered_by=clinician,
         completed_at=TODAY,
+        outside_window_reason="Returned late",
     )
     after = week52_core10(client.get(url))
     assert after.n == 7  # P9 now has both scores: 16 at baseline, 14 at week 52

@@ -118,6 +118,21 @@ def test_session_change_has_reason(service):
     )
 
 
+def test_session_make_up_has_reason(service):
+    cohort = CohortFactory(service=service)
+    _raises(
+        "session_make_up_has_reason",
+        lambda: _session(cohort, 1, datetime.date(2026, 1, 6), is_make_up=True),
+    )
+
+
+def test_enrolment_in_error_has_reason(service):
+    _raises(
+        "enrolment_in_error_has_reason",
+        lambda: EnrolmentFactory(cohort=CohortFactory(service=service), status="entered_in_error"),
+    )
+
+
 def test_enrolment_one_open_per_cohort(service):
     enrolment = EnrolmentFactory(cohort=CohortFactory(service=service))
     _raises(

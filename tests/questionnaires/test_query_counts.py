@@ -20,7 +20,8 @@ TIMEPOINTS = ["baseline", "week12", "week32", "week52", "week104"]
 
 
 def _participant_with_history(cohort, completed: int):
-    enrolment = EnrolmentFactory(cohort=cohort, enrolled_on=START)
+    # Enrolled at assessment, before the group, so that baseline forms from then count.
+    enrolment = EnrolmentFactory(cohort=cohort, enrolled_on=START - datetime.timedelta(days=14))
     services.administrations_lay_out(enrolment=enrolment)
     for index, key in enumerate(TIMEPOINTS[:completed]):
         for code in ("core10", "dass21"):
@@ -33,6 +34,7 @@ def _participant_with_history(cohort, completed: int):
                 answers=dict.fromkeys(range(1, count + 1), max(0, 3 - index)),
                 entered_by=None,
                 completed_at=timezone.now() - datetime.timedelta(days=10 - index),
+                outside_window_reason="Returned late",
             )
     return enrolment.participant
 
@@ -113,3 +115,28 @@ def test_participant_pages_run_the_same_queries_whatever_the_history(
             response = step()
         assert response.status_code in (200, 204, 302), name
     assert Administration.objects.get(pk=adm.pk).status == "completed"
+
+
+@pytest.mark.parametrize("corrections", [1, 4])
+def test_trajectory_panel_runs_the_same_queries_however_many_corrections(
+    corrections, cohort, clinician, frozen, django_assert_num_queries
+):
+    participant = _participant_with_history(cohort, 1)
+    adm = Administration.objects.get(
+        enrolment__participant=participant, timepoint__key="baseline", instrument_code="core10"
+    )
+    for n in range(corrections):
+        adm = services.administration_correct(
+            administration=adm,
+            answers=dict.fromkeys(range(1, 11), n % 4),
+            completed_at=adm.completed_at,
+            reason=f"Correction {n + 1}",
+            by=clinician,
+        )
+    request = RequestFactory().get("/")
+    request.user = clinician
+    clinician._safeground_roles = {cohort.service_id: "clinician"}
+    with django_assert_num_queries(PANEL_QUERIES):
+        context = panels.participant_panel(request, participant)
+    core10 = next(scale for scale in context["scales"] if scale.code == "core10")
+    assert [p.superseded for p in core10.points] == [True] * corrections + [False]

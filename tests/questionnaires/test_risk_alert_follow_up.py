@@ -63,7 +63,11 @@ def raise_alert(enrolment, clinician, *, code="core10", item=6, value=2, timepoi
 
     answers = dict.fromkeys(get_instrument(code).item_numbers, 0) | {item: value}
     services.administration_enter(
-        administration=adm, answers=answers, entered_by=clinician, completed_at=timezone.now()
+        administration=adm,
+        answers=answers,
+        entered_by=clinician,
+        completed_at=timezone.now(),
+        outside_window_reason="Returned late",
     )
     return RiskAlert.objects.get(administration=adm, item=item)
 
@@ -103,6 +107,7 @@ def test_a_summer_paper_form_entered_in_december_says_so_with_wording_answer_and
         answers=dict.fromkeys(range(1, 11), 1) | {6: 2},
         entered_by=clinician,
         completed_at=at(2026, 8, 20, 12),
+        outside_window_reason="Returned late",
     )
     alert = RiskAlert.objects.get(administration=adm)
     page = persona_client(clinician).get(reverse("measures:alert_detail", args=[alert.pk]))
@@ -162,6 +167,7 @@ def test_a_risk_item_left_blank_says_so(persona_client, member, clinician):
         answers=dict.fromkeys(range(1, 11), 0) | {6: None},
         entered_by=clinician,
         completed_at=timezone.now(),
+        outside_window_reason="Returned late",
     )
     alert = RiskAlert.objects.get()
     body = persona_client(clinician).get(reverse("measures:alert_detail", args=[alert.pk]))

@@ -180,6 +180,27 @@ def test_administration_constraints(enrolment):
     adm = administration(enrolment, "core10")
     _fails(lambda: Administration.objects.filter(pk=adm.pk).update(closes_on=adm.opens_on))
     _fails(lambda: Administration.objects.filter(pk=adm.pk).update(status="completed"))
+    _fails(
+        lambda: Administration.objects.filter(pk=adm.pk).update(
+            status="voided", voided_at=timezone.now()
+        )
+    )  # administration_voided_has_reason
+    _fails(
+        lambda: Administration.objects.create(
+            enrolment=adm.enrolment,
+            timepoint=adm.timepoint,
+            instrument_code="phq9",
+            due_on=adm.due_on,
+            opens_on=adm.opens_on,
+            closes_on=adm.closes_on,
+            supersedes=administration(enrolment, "dass21"),
+        )
+    )  # administration_correction_has_reason
+    # A superseded original leaves its place to the correction.
+    Administration.objects.filter(pk=adm.pk).update(status="superseded")
+    adm.pk = None
+    adm.status = "open"
+    adm.save()
 
 
 def test_score_constraints(enrolment):

@@ -60,11 +60,16 @@ TABLE: dict[str, Rule] = {
     "programmes:session_move": Rule(need=C, obj="session"),
     "programmes:session_cancel": Rule(need=C, obj="session"),
     "programmes:enrolment_end": Rule(need=C, obj="enrolment"),
+    "programmes:enrolment_in_error": Rule(need=C, obj="enrolment"),
+    "programmes:session_reinstate": Rule(need=C, obj="session"),
+    "programmes:session_make_up": Rule(need=C, obj="cohort"),
     # measures (staff)
     "measures:alert_list": Rule(need=V),
     "measures:alert_detail": Rule(need=V, obj="alert"),
     "measures:alert_acknowledge": Rule(need=C, obj="alert", method="POST"),
     "measures:administration_enter": Rule(need=C, obj="administration"),
+    "measures:administration_correct": Rule(need=C, obj="administration"),
+    "measures:administration_void": Rule(need=C, obj="administration"),
     "measures:participant_questionnaires": Rule(need=V, obj="participant"),
     "measures:link_new": Rule(need=C, obj="participant", method="POST"),  # shows the link once
     "measures:links_revoke": Rule(need=C, obj="participant", method="POST", ok=302),
