@@ -532,6 +532,7 @@ def main() -> None:
         "this process batched and a sample sent one by one; writes 'Reminders at scale'.",
     )
     parser.add_argument("--single-sample", type=int, default=1_000)
+    parser.add_argument("--prepare", action="store_true", help="Lay out the data and stop.")
     parser.add_argument("--people", type=int, default=PEOPLE)
     args = parser.parse_args()
     globals()["PEOPLE"] = args.people
@@ -562,6 +563,8 @@ def main() -> None:
         closes_on=today + datetime.timedelta(days=20),
         status=Administration.Status.OPEN,
     )
+    if args.prepare:
+        return
     if args.scale:
         run_scale(service, noon, today, args)
         return
