@@ -326,7 +326,7 @@ ALLOW_FILE_MESSAGE_BACKENDS_IN_PRODUCTION = env_bool(
 # Calls to a provider before a message is marked failed and shown to staff.
 REMINDERS_MAX_ATTEMPTS = env_int("REMINDERS_MAX_ATTEMPTS", 5)
 # How many due messages one claim takes, and one send task sends.
-REMINDERS_BATCH = env_int("REMINDERS_BATCH", 100)
+REMINDERS_BATCH = env_int("REMINDERS_BATCH", 250)
 # Provider calls a minute across every worker (GOV.UK Notify allows 3,000 per API key).
 # The dispatcher claims at this rate and each provider call waits its turn. 0: no limit.
 REMINDERS_SEND_RATE_PER_MINUTE = env_int("REMINDERS_SEND_RATE_PER_MINUTE", 3000)

@@ -19,7 +19,8 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-# KEYS[1]: the bucket. ARGV: tokens a second, capacity, tokens wanted (negative: give back).
+# KEYS[1]: the bucket. ARGV: tokens a second, capacity, tokens wanted (negative: give back),
+# the fewest worth taking (fewer than that available: none taken).
 # Returns {granted, seconds until one more token} (the second as a string: Lua numbers
 # would be truncated to integers on the way back).
 _SCRIPT = """
@@ -28,6 +29,7 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
 local wanted = tonumber(ARGV[3])
+local at_least = tonumber(ARGV[4])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or capacity
 local at = tonumber(state[2]) or now
@@ -35,13 +37,16 @@ tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
 local granted = wanted
 if wanted > 0 then
   granted = math.min(wanted, math.floor(tokens))
+  if granted < at_least then
+    granted = 0
+  end
 end
 tokens = math.min(capacity, tokens - granted)
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], 3600)
 local wait = 0
-if tokens < 1 then
-  wait = (1 - tokens) / rate
+if tokens < math.max(1, at_least) then
+  wait = (math.max(1, at_least) - tokens) / rate
 end
 return {granted, tostring(wait)}
 """
@@ -53,14 +58,19 @@ class _LocalBucket:
         self.tokens: float | None = None
         self.at = time.monotonic()
 
-    def take(self, wanted: int, rate: float, capacity: float) -> tuple[int, float]:
+    def take(
+        self, wanted: int, rate: float, capacity: float, at_least: int = 1
+    ) -> tuple[int, float]:
         with self.lock:
             now = time.monotonic()
             tokens = capacity if self.tokens is None else self.tokens
             tokens = min(capacity, tokens + max(0.0, now - self.at) * rate)
             granted = min(wanted, int(tokens)) if wanted > 0 else wanted
+            if 0 < granted < at_least:
+                granted = 0
             self.tokens, self.at = min(capacity, tokens - granted), now
-            return granted, (1 - self.tokens) / rate if self.tokens < 1 else 0.0
+            need = max(1, at_least)
+            return granted, (need - self.tokens) / rate if self.tokens < need else 0.0
 
 
 _local: dict[str, _LocalBucket] = {}
@@ -92,19 +102,22 @@ class Bucket:
     def unlimited(self) -> bool:
         return self.rate <= 0
 
-    def take_up_to(self, wanted: int) -> tuple[int, float]:
-        """Take up to `wanted` tokens now; returns (taken, seconds until the next one)."""
+    def take_up_to(self, wanted: int, *, at_least: int = 1) -> tuple[int, float]:
+        """Take up to `wanted` tokens now, none if fewer than `at_least` are there; returns
+        (taken, seconds until `at_least` are there)."""
         if self.unlimited:
             return wanted, 0.0
         script = _script()
         if script is not None:
             try:
-                granted, wait = script(keys=[self.key], args=[self.rate, self.capacity, wanted])
+                granted, wait = script(
+                    keys=[self.key], args=[self.rate, self.capacity, wanted, at_least]
+                )
                 return int(granted), float(wait)
             except Exception as error:
                 log.warning("Pacing falls back to this process: %s", type(error).__name__)
         bucket = _local.setdefault(self.key, _LocalBucket())
-        return bucket.take(wanted, self.rate, self.capacity)
+        return bucket.take(wanted, self.rate, self.capacity, at_least)
 
     def give_back(self, count: int) -> None:
         if count > 0:

@@ -57,7 +57,9 @@ def dispatch(*, now=None, enqueue=_enqueue, seconds: float | None = None) -> dic
     )
     claimed, queued = 0, []
     while True:
-        granted, wait = bucket.take_up_to(limit)
+        # A whole batch's worth or nothing: small claims would cost a task and a batch's
+        # fixed queries for a few messages.
+        granted, wait = bucket.take_up_to(limit, at_least=min(limit, int(bucket.capacity)))
         if not granted:
             if time.monotonic() + wait > deadline:
                 break

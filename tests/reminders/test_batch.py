@@ -181,9 +181,10 @@ def test_the_dispatcher_claims_at_the_provider_rate(
     seen = []
     with django_capture_on_commit_callbacks(execute=True):
         report = tasks.dispatch(now=NOW, enqueue=seen.append, seconds=0)
-    assert report["claimed"] == 5
-    assert [len(claim.ids) for claim in seen] == [2, 2, 1]
-    assert Message.objects.filter(kind="invitation", status="pending").count() == 3
+    # Whole batches only, while the bucket holds one: two of two, the fifth token left.
+    assert report["claimed"] == 4
+    assert [len(claim.ids) for claim in seen] == [2, 2]
+    assert Message.objects.filter(kind="invitation", status="pending").count() == 4
 
 
 def test_a_bucket_never_gives_more_than_it_holds(settings):
