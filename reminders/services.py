@@ -447,6 +447,11 @@ def messages_claim(*, now: datetime.datetime, limit: int, worker: str) -> Claim:
     return Claim(token=token, ids=ids)
 
 
+def messages_due_count(*, now: datetime.datetime, limit: int) -> int:
+    """How many pending rows are due, counted up to `limit` (the message_pending_due index)."""
+    return Message.objects.filter(status=Message.Status.PENDING, due_at__lte=now)[:limit].count()
+
+
 @transaction.atomic
 def messages_release(*, ids: list[int], claim: str) -> int:
     """Give claimed rows back (the queue could not take them); they go on the next run."""

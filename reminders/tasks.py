@@ -57,9 +57,13 @@ def dispatch(*, now=None, enqueue=_enqueue, seconds: float | None = None) -> dic
     )
     claimed, queued = 0, []
     while True:
-        # A whole batch's worth or nothing: small claims would cost a task and a batch's
-        # fixed queries for a few messages.
-        granted, wait = bucket.take_up_to(limit, at_least=min(limit, int(bucket.capacity)))
+        claim_now = now if explicit else timezone.now()
+        due = services.messages_due_count(now=claim_now, limit=limit)
+        if not due:
+            break
+        # A whole batch's worth (or all that is due) or nothing: small claims would cost a
+        # task and a batch's fixed queries for a few messages.
+        granted, wait = bucket.take_up_to(due, at_least=min(due, int(bucket.capacity)))
         if not granted:
             if time.monotonic() + wait > deadline:
                 break
@@ -67,7 +71,7 @@ def dispatch(*, now=None, enqueue=_enqueue, seconds: float | None = None) -> dic
             continue
         with transaction.atomic():
             claim = services.messages_claim(
-                now=now if explicit else timezone.now(), limit=granted, worker=socket.gethostname()
+                now=claim_now, limit=granted, worker=socket.gethostname()
             )
             if claim.ids:
                 transaction.on_commit(lambda claim=claim: queued.append(enqueue(claim)))
