@@ -332,7 +332,7 @@ REMINDERS_BATCH = env_int("REMINDERS_BATCH", 250)
 REMINDERS_SEND_RATE_PER_MINUTE = env_int("REMINDERS_SEND_RATE_PER_MINUTE", 3000)
 # How long one dispatcher run keeps claiming while messages are due (the beat starts one a
 # minute; two overlapping runs share the rate and never claim the same row).
-REMINDERS_DISPATCH_SECONDS = env_int("REMINDERS_DISPATCH_SECONDS", 50)
+REMINDERS_DISPATCH_SECONDS = env_int("REMINDERS_DISPATCH_SECONDS", 55)
 # First wait before a message the provider could not take is tried again; doubles each
 # time, up to 15 minutes.
 REMINDERS_RETRY_SECONDS = env_int("REMINDERS_RETRY_SECONDS", 30)
