@@ -313,6 +313,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 NOTIFY_API_KEY = env_str("NOTIFY_API_KEY", "")
 NOTIFY_SMS_TEMPLATE_ID = env_str("NOTIFY_SMS_TEMPLATE_ID", "")
 NOTIFY_SMS_SENDER_ID = env_str("NOTIFY_SMS_SENDER_ID", "")
+NOTIFY_BASE_URL = env_str("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
 SMS_OUTBOX_DIR = OUTBOX_DIR / "sms"
 SMS_BACKEND = env_str(
     "SMS_BACKEND",
@@ -327,8 +328,17 @@ ALLOW_FILE_MESSAGE_BACKENDS_IN_PRODUCTION = env_bool(
 )
 # Calls to a provider before a message is marked failed and shown to staff.
 REMINDERS_MAX_ATTEMPTS = env_int("REMINDERS_MAX_ATTEMPTS", 5)
-# How many due messages one dispatcher run claims.
-REMINDERS_BATCH = env_int("REMINDERS_BATCH", 1000)
+# How many due messages one claim takes, and one send task sends.
+REMINDERS_BATCH = env_int("REMINDERS_BATCH", 250)
+# Provider calls a minute across every worker (GOV.UK Notify allows 3,000 per API key).
+# The dispatcher claims at this rate and each provider call waits its turn. 0: no limit.
+REMINDERS_SEND_RATE_PER_MINUTE = env_int("REMINDERS_SEND_RATE_PER_MINUTE", 3000)
+# How long one dispatcher run keeps claiming while messages are due (the beat starts one a
+# minute; two overlapping runs share the rate and never claim the same row).
+REMINDERS_DISPATCH_SECONDS = env_int("REMINDERS_DISPATCH_SECONDS", 55)
+# First wait before a message the provider could not take is tried again; doubles each
+# time, up to 15 minutes.
+REMINDERS_RETRY_SECONDS = env_int("REMINDERS_RETRY_SECONDS", 30)
 # A message still "sending" this long after its claim belonged to a worker that died.
 REMINDERS_STUCK_SECONDS = env_int("REMINDERS_STUCK_SECONDS", 15 * 60)
 

@@ -4,12 +4,16 @@ The raw token exists in the message sent to the participant and nowhere else: no
 database, logs, URLs after the first visit, or audit rows.
 """
 
+import base64
 import hashlib
 import secrets
 
+from auditlog.models import LogEntry
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
+from accounts.audit import record_bulk_changes
 from measures.models import ParticipantLink
 
 TOKEN_BYTES = 32
@@ -27,6 +31,58 @@ def link_issue(*, participant, expires_at) -> str:
         participant=participant, token_hash=token_hash(raw_token), expires_at=expires_at
     )
     return raw_token
+
+
+def derived_token(key: str) -> str:
+    """A token worked out from `key` (a message's reference) and the secret key, the way
+    Django's password-reset tokens are. The same key always gives the same token, so a
+    message tried again carries the link minted for it the first time, while the raw token
+    is still kept nowhere."""
+    digest = salted_hmac("measures.links.derived_token", key, algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@transaction.atomic
+def links_issue_derived(*, wanted: dict[str, tuple[int, object]]) -> dict[str, str]:
+    """Links for many keys at once: `wanted` maps key -> (participant id, expires_at).
+
+    A key that already has its link reuses it (its expiry moved to `expires_at` if the
+    window moved); the rest are minted in one insert, audited in one more. Returns
+    key -> raw token.
+    """
+    tokens = {key: derived_token(key) for key in wanted}
+    hashes = {key: token_hash(token) for key, token in tokens.items()}
+    existing = {
+        link.token_hash: link
+        for link in ParticipantLink.objects.filter(token_hash__in=list(hashes.values()))
+    }
+    new, moved = [], []
+    for key, (participant_id, expires_at) in wanted.items():
+        link = existing.get(hashes[key])
+        if link is None:
+            new.append(
+                ParticipantLink(
+                    participant_id=participant_id, token_hash=hashes[key], expires_at=expires_at
+                )
+            )
+        elif link.expires_at != expires_at and link.revoked_at is None:
+            moved.append((link, {"expires_at": [link.expires_at, expires_at]}))
+            link.expires_at = expires_at
+    created = ParticipantLink.objects.bulk_create(new)
+    record_bulk_changes(
+        entries=[
+            (
+                link,
+                {"participant": [None, link.participant_id], "expires_at": [None, link.expires_at]},
+            )
+            for link in created
+        ],
+        action=LogEntry.Action.CREATE,
+    )
+    if moved:
+        ParticipantLink.objects.bulk_update([link for link, _ in moved], ["expires_at"])
+        record_bulk_changes(entries=moved)
+    return tokens
 
 
 @transaction.atomic

@@ -45,28 +45,36 @@ def participant_due_administrations(
 
 def window_minutes(*, enrolment_id: int, timepoint_id: int) -> int:
     """About how long a timepoint's questionnaires still to answer online take, in minutes:
-    the sum of the estimates their pages show, worked out from their items (one query, and
-    one for the service's wording where a licence needs it)."""
-    rows = list(
-        Administration.objects.filter(
-            enrolment_id=enrolment_id,
-            timepoint_id=timepoint_id,
+    the sum of the estimates their pages show, worked out from their items."""
+    return windows_minutes(pairs=[(enrolment_id, timepoint_id)])[(enrolment_id, timepoint_id)]
+
+
+def windows_minutes(*, pairs) -> dict[tuple[int, int], int]:
+    """window_minutes for many (enrolment id, timepoint id) pairs at once, as a batch of
+    messages needs: one query, and one for each service's wording where a licence needs it."""
+    wanted = set(pairs)
+    minutes = dict.fromkeys(wanted, 0)
+    rows = [
+        row
+        for row in Administration.objects.filter(
+            enrolment_id__in={e for e, _ in wanted},
+            timepoint_id__in={t for _, t in wanted},
             status__in=(Status.OPEN, Status.IN_PROGRESS),
         )
         .exclude(instrument_code__in=catalogue.STAFF_COMPLETED)
-        .values_list("instrument_code", "enrolment__cohort__service_id")
-    )
-    if not rows:
-        return 1
-    wordings = catalogue.wordings_for(rows[0][1], {code for code, _ in rows})
-    return max(
-        1,
-        sum(
-            get_instrument(code).minutes
-            for code, _ in rows
-            if catalogue.answerable_online(code, wordings)
-        ),
-    )
+        .values_list(
+            "enrolment_id", "timepoint_id", "instrument_code", "enrolment__cohort__service_id"
+        )
+        if (row[0], row[1]) in wanted
+    ]
+    codes_by_service: dict[int, set[str]] = {}
+    for _, _, code, service_id in rows:
+        codes_by_service.setdefault(service_id, set()).add(code)
+    wordings = {sid: catalogue.wordings_for(sid, codes) for sid, codes in codes_by_service.items()}
+    for enrolment_id, timepoint_id, code, service_id in rows:
+        if catalogue.answerable_online(code, wordings[service_id]):
+            minutes[(enrolment_id, timepoint_id)] += get_instrument(code).minutes
+    return {pair: max(1, total) for pair, total in minutes.items()}
 
 
 def open_alerts_for(user):

@@ -1,6 +1,13 @@
 from django import forms
 
-from reminders.wording import PLACEHOLDERS, wording_errors
+from reminders.outcomes import Reason
+from reminders.wording import (
+    PLACEHOLDERS,
+    SAMPLE_VALUES,
+    SMS_MAX_CHARACTERS,
+    render_problem,
+    wording_errors,
+)
 
 
 class MessageTemplateForm(forms.Form):
@@ -23,6 +30,9 @@ class MessageTemplateForm(forms.Form):
 
     def clean_subject(self):
         subject = self.cleaned_data["subject"]
+        if "\n" in subject or "\r" in subject:
+            # An email header cannot hold a line break: every send would fail.
+            raise forms.ValidationError("The subject must be on one line.")
         problems = wording_errors(subject, require_link=False)
         if problems:
             raise forms.ValidationError(problems)
@@ -41,4 +51,25 @@ class MessageTemplateForm(forms.Form):
             self.add_error("subject", "An email needs a subject.")
         if self.channel == "sms" and cleaned.get("subject"):
             self.add_error("subject", "A text message has no subject; leave it blank.")
+        if not self.errors:
+            problem = render_problem(
+                subject=cleaned.get("subject", ""),
+                body=cleaned.get("body", ""),
+                values=SAMPLE_VALUES,
+                email=self.channel == "email",
+            )
+            if problem == Reason.SUBJECT_LINE_BREAK:
+                self.add_error("subject", "The subject must be on one line.")
+            elif problem == Reason.TEXT_TOO_LONG:
+                self.add_error(
+                    "body",
+                    "Filled in for a sample message this is longer than a text message can "
+                    f"be ({SMS_MAX_CHARACTERS} characters). Shorten it.",
+                )
+            elif problem:
+                self.add_error(
+                    "body",
+                    "This wording could not be filled in for a sample message, so it would "
+                    "not send. Check that every placeholder is written as shown, e.g. {link}.",
+                )
         return cleaned

@@ -173,6 +173,12 @@ class Message(models.Model):
     def subject_access_label(self) -> str:
         return f"{self.get_kind_display()} ({self.get_status_display()})"
 
+    def reason_display(self) -> str:
+        """Why it failed or was cancelled, in words staff can act on."""
+        from reminders.outcomes import reason_text
+
+        return reason_text(self.last_error)
+
 
 class Escalation(models.Model):
     """A task for the facilitators: a participant has not answered after two reminders."""
@@ -262,9 +268,11 @@ class MessageTemplate(models.Model):
         from reminders.wording import wording_errors
 
         errors = {}
+        if "\n" in self.subject or "\r" in self.subject:
+            errors["subject"] = ["The subject must be on one line."]
         for field in ("subject", "body"):
             problems = wording_errors(getattr(self, field), require_link=field == "body")
             if problems:
-                errors[field] = problems
+                errors.setdefault(field, []).extend(problems)
         if errors:
             raise ValidationError(errors)

@@ -1,19 +1,26 @@
 """Invitations, reminders and escalations as database rows, claimed and sent exactly once.
 
-The flow, run every minute by reminders.tasks.dispatch_due:
-1. messages_plan lays out one row per participant, timepoint and kind for every open
-   questionnaire window (idempotent: a unique key and INSERT ... ON CONFLICT DO NOTHING).
-2. messages_sweep_stuck returns rows left in "sending" by a worker that died to "pending".
+The flow:
+1. Planning happens on events, never by a scan: when a window is laid out, opened, moved,
+   closed or completed (measures.events.windows_changed) or a person's contact preferences
+   change (participants.events.contact_preferences_changed), messages_replan lays out,
+   re-dates or cancels that enrolment's rows. messages_plan, the whole-table catch-up, is
+   kept for data made outside the services (the demo seed, a restored backup).
+2. Every minute reminders.tasks.dispatch_due opens and expires windows (which send those
+   events), then messages_sweep_stuck returns rows left in "sending" by a worker that died.
 3. messages_claim moves due "pending" rows to "sending" under a claim token, atomically, so
-   two dispatchers never claim the same row; the ids go to the queue after commit.
-4. message_send re-checks everything under a row lock (still claimed by this claim, not
-   opted out, enrolment open, not completed, window open, not quiet hours, nothing sent to
-   this person today), calls the channel with the row's reference as idempotency key, and
-   records the result.
+   two dispatchers never claim the same row; each claim goes to the queue after commit as
+   one send task, and the dispatcher keeps claiming at the provider's rate while rows are due.
+4. messages_send re-checks every row of the batch under a row lock (still claimed by this
+   claim, not opted out, enrolment open, not completed, window open, not quiet hours,
+   nothing sent to this person today), calls the channel with the row's reference (looking
+   it up first when an earlier call may have reached the provider), and records the results.
 """
 
+import contextlib
 import datetime
 import logging
+import random
 import uuid
 from dataclasses import dataclass, field
 from itertools import batched
@@ -29,8 +36,9 @@ from accounts.audit import record_bulk_changes
 from measures import catalogue
 from measures.models import Administration
 from programmes.models import Enrolment
-from reminders import channels, schedule, wording
+from reminders import channels, pacing, schedule, wording
 from reminders.models import Escalation, Message, MessageTemplate, ReminderPolicy
+from reminders.outcomes import Outcome, Reason, WhenRequested
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +102,11 @@ def _answerable_administrations():
 @transaction.atomic
 def messages_plan(*, today: datetime.date) -> int:
     """Create the message rows for every open window that has none yet; returns how many
-    rows were offered to the database (conflicting ones are ignored)."""
+    rows were offered to the database (conflicting ones are ignored).
+
+    A catch-up over every open window, for rows made outside the services. The minute's
+    run does not call it: windows plan their messages through events (messages_replan).
+    """
     planned_already = Message.objects.filter(
         enrolment_id=OuterRef("enrolment_id"),
         timepoint_id=OuterRef("timepoint_id"),
@@ -164,18 +176,18 @@ class _Window:
     closes: datetime.date | None = None
     messages: dict[str, Message] = field(default_factory=dict)
 
-    def ended_as(self) -> str:
+    def ended_as(self) -> Reason:
         """Why nothing more should go for this window, when nothing in it is live."""
         if self.completed:
-            return "completed"
-        return "window_closed" if self.expired else "cancelled"
+            return Reason.COMPLETED
+        return Reason.WINDOW_CLOSED if self.expired else Reason.CANCELLED
 
 
 # Why an escalation closed itself, from why its window's messages stopped.
 ESCALATION_CLOSED_BY = {
-    "completed": Escalation.Resolution.COMPLETED,
-    "window_closed": Escalation.Resolution.EXPIRED,
-    "cancelled": Escalation.Resolution.CANCELLED,
+    Reason.COMPLETED: Escalation.Resolution.COMPLETED,
+    Reason.WINDOW_CLOSED: Escalation.Resolution.EXPIRED,
+    Reason.CANCELLED: Escalation.Resolution.CANCELLED,
 }
 
 
@@ -246,18 +258,18 @@ def _replan(enrolment_ids: list[int], now: datetime.datetime) -> int:
     closing: dict[tuple[int, int], str] = {}
     for key, window in sorted(windows.items()):
         enrolment = enrolments[key[0]]
-        stop = ""
+        stop: Reason | None = None
         if enrolment["status"] not in MESSAGEABLE_ENROLMENTS:
-            stop = "enrolment_ended"
+            stop = Reason.ENROLMENT_ENDED
         elif not window.live:
             stop = window.ended_as()
         elif window.closes < today:
-            stop = "window_closed"
+            stop = Reason.WINDOW_CLOSED
         elif enrolment["opted_out"]:
-            stop = "opted_out"
+            stop = Reason.OPTED_OUT
         if not window.live:
             closing[key] = ESCALATION_CLOSED_BY[window.ended_as()]
-        elif stop == "enrolment_ended":
+        elif stop == Reason.ENROLMENT_ENDED:
             closing[key] = Escalation.Resolution.CANCELLED
         if stop:
             for message in window.messages.values():
@@ -288,8 +300,11 @@ def _replan(enrolment_ids: list[int], now: datetime.datetime) -> int:
                 # sends the event); one open now gets them at once.
                 if open_now and schedule.local_day(due_at) >= today:
                     create.append(_new_message(enrolment, key, kind, due_at))
-            elif message.status == Message.Status.PENDING and message.due_at != due_at:
-                message.due_at = due_at
+            elif message.status == Message.Status.PENDING and (
+                message.due_at != due_at or message.channel != _channel(enrolment, kind)
+            ):
+                # Re-dated, and sent on the channel the person now prefers.
+                message.due_at, message.channel = due_at, _channel(enrolment, kind)
                 update.append(message)
             elif message.status == Message.Status.CANCELLED and (
                 schedule.local_day(due_at) >= today
@@ -301,13 +316,14 @@ def _replan(enrolment_ids: list[int], now: datetime.datetime) -> int:
                     due_at,
                     "",
                 )
+                message.channel = _channel(enrolment, kind)
                 update.append(message)
         for kind, message in window.messages.items():
             if kind not in plan and message.status == Message.Status.PENDING:
-                _cancel_in_plan(message, "not_planned")
+                _cancel_in_plan(message, Reason.NOT_PLANNED)
                 update.append(message)
 
-    Message.objects.bulk_update(update, ["status", "due_at", "last_error", "day_slot"])
+    Message.objects.bulk_update(update, ["status", "due_at", "last_error", "day_slot", "channel"])
     Message.objects.bulk_create(create, ignore_conflicts=True)
     _escalations_close(closing, now)
     return len(create) + len(update)
@@ -315,6 +331,10 @@ def _replan(enrolment_ids: list[int], now: datetime.datetime) -> int:
 
 def _cancel_in_plan(message: Message, reason: str) -> None:
     message.status, message.last_error, message.day_slot = Message.Status.CANCELLED, reason, None
+
+
+def _channel(enrolment: dict, kind: str) -> str:
+    return Message.Channel.STAFF if kind == Message.Kind.ESCALATION else enrolment["preferred"]
 
 
 def _new_message(enrolment: dict, key: tuple[int, int], kind: str, due_at) -> Message:
@@ -362,7 +382,7 @@ def messages_sweep_stuck(*, now: datetime.datetime, older_than: datetime.timedel
         claimed_by="",
         claimed_at=None,
         day_slot=None,
-        last_error="max_attempts",
+        last_error=Reason.MAX_ATTEMPTS,
     )
     returned = stuck.update(status=Message.Status.PENDING, claimed_by="", claimed_at=None)
     if failed or returned:
@@ -427,6 +447,11 @@ def messages_claim(*, now: datetime.datetime, limit: int, worker: str) -> Claim:
     return Claim(token=token, ids=ids)
 
 
+def messages_due_count(*, now: datetime.datetime, limit: int) -> int:
+    """How many pending rows are due, counted up to `limit` (the message_pending_due index)."""
+    return Message.objects.filter(status=Message.Status.PENDING, due_at__lte=now)[:limit].count()
+
+
 @transaction.atomic
 def messages_release(*, ids: list[int], claim: str) -> int:
     """Give claimed rows back (the queue could not take them); they go on the next run."""
@@ -439,6 +464,14 @@ def messages_release(*, ids: list[int], claim: str) -> int:
 
 
 # 4. Sending
+#
+# A claimed batch goes through three steps. _prepare_batch locks the rows and works out
+# everything for the whole batch in a fixed number of queries (windows, policies, wording,
+# day slots, links and their audit rows), deciding each row's fate by the same rules a
+# single message has always had. _deliver_batch calls the providers outside any
+# transaction, each call waiting its turn under the shared rate (reminders.pacing), through
+# one SMS client per process and one mail connection per batch. _record_batch writes the
+# outcomes in bulk. message_send is the same path for a batch of one.
 
 
 @dataclass
@@ -455,131 +488,267 @@ class Outgoing:
     attempts: int
 
 
+@dataclass
+class _Batch:
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
+    outgoing: list[Outgoing] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    outgoing: Outgoing
+    outcome: Outcome  # SENT, RETRY (transient) or FAILED (permanent)
+    detail: str  # the provider's reference when sent, else the reason
+    at: datetime.datetime | None = None
+
+
+def messages_send(
+    *, ids: list[int], claim: str, now: datetime.datetime | None = None
+) -> dict[int, Outcome]:
+    """Send one claimed batch. Safe to call any number of times with the same claim.
+
+    A message the provider could not take goes back to pending, due again after a backoff
+    (REMINDERS_RETRY_SECONDS, doubling), until REMINDERS_MAX_ATTEMPTS calls have been made;
+    a permanent error fails it at once. Returns each id's Outcome.
+    """
+    now = now or timezone.now()
+    batch = _prepare_batch(ids=ids, claim=claim, now=now)
+    deliveries = _deliver_batch(batch.outgoing)
+    return batch.outcomes | _record_batch(deliveries, now=now, retry_later=True)
+
+
 def message_send(*, message_id: int, claim: str, now: datetime.datetime | None = None) -> str:
     """Send one claimed message, or cancel or defer it. Safe to call any number of times.
 
     Returns "sent", "deferred", "cancelled", "failed" or "skipped" (no longer this claim's).
-    Raises TransientSendError when the provider may succeed later and attempts remain.
+    Raises TransientSendError when the provider may succeed later and attempts remain; the
+    row stays claimed, for a caller that retries it itself (the send_message task).
     """
     now = now or timezone.now()
-    outgoing = _prepare(message_id=message_id, claim=claim, now=now)
-    if isinstance(outgoing, str):
-        return outgoing
-    try:
-        provider_reference = _deliver(outgoing)
-    except channels.TransientSendError as error:
-        if _record_failure(outgoing, reason=str(error) or type(error).__name__, final=False):
-            raise
-        return "failed"
-    except channels.PermanentSendError as error:
-        _record_failure(outgoing, reason=str(error) or type(error).__name__, final=True)
-        return "failed"
-    _record_sent(outgoing, provider_reference=provider_reference, now=timezone.now())
-    return "sent"
+    batch = _prepare_batch(ids=[message_id], claim=claim, now=now)
+    if message_id in batch.outcomes:
+        return batch.outcomes[message_id]
+    deliveries = _deliver_batch(batch.outgoing)
+    outcome = _record_batch(deliveries, now=now, retry_later=False)[message_id]
+    if outcome == Outcome.RETRY:
+        raise channels.TransientSendError(deliveries[0].detail)
+    return outcome
+
+
+def _prepare(*, message_id: int, claim: str, now: datetime.datetime) -> Outgoing | str:
+    batch = _prepare_batch(ids=[message_id], claim=claim, now=now)
+    return batch.outcomes.get(message_id) or batch.outgoing[0]
+
+
+class _Decisions:
+    """Row changes decided while preparing, written in one update per kind of change."""
+
+    def __init__(self, outcomes: dict[int, Outcome]):
+        self.outcomes = outcomes
+        self.finished: dict[tuple[str, str], list[int]] = {}
+        self.deferred: dict[datetime.datetime, list[int]] = {}
+
+    def finish(self, message: Message, status: str, reason: str) -> None:
+        self.finished.setdefault((status, reason), []).append(message.pk)
+        self.outcomes[message.pk] = (
+            Outcome.FAILED if status == Message.Status.FAILED else Outcome.CANCELLED
+        )
+
+    def defer(self, message: Message, until: datetime.datetime) -> None:
+        self.deferred.setdefault(until, []).append(message.pk)
+        self.outcomes[message.pk] = Outcome.DEFERRED
+
+    def write(self) -> None:
+        for (status, reason), pks in self.finished.items():
+            # The day slot is given back: nothing reached the person.
+            Message.objects.filter(pk__in=pks).update(
+                status=status, last_error=reason, claimed_by="", claimed_at=None, day_slot=None
+            )
+        for until, pks in self.deferred.items():
+            Message.objects.filter(pk__in=pks).update(
+                status=Message.Status.PENDING, due_at=until, claimed_by="", claimed_at=None
+            )
 
 
 @transaction.atomic
-def _prepare(*, message_id: int, claim: str, now: datetime.datetime) -> Outgoing | str:
-    message = (
+def _prepare_batch(*, ids: list[int], claim: str, now: datetime.datetime) -> _Batch:
+    batch = _Batch()
+    decisions = _Decisions(batch.outcomes)
+    # Locked until this transaction ends: a re-plan, a sweep or a second worker holding a
+    # stale copy of the claim waits here, and then sees the row's new state.
+    messages = list(
         Message.objects.select_for_update(of=("self",))
         .select_related("participant__service", "enrolment__cohort", "timepoint")
-        .filter(pk=message_id)
-        .first()
+        .filter(pk__in=ids)
+        .order_by("pk")
     )
-    if message is None or message.status != Message.Status.SENDING:
-        return "skipped"
-    if message.claimed_by != claim:
-        return "skipped"
-    if message.attempts >= settings.REMINDERS_MAX_ATTEMPTS:
-        _finish(message, Message.Status.FAILED, "max_attempts")
-        return "failed"
-    policy = policy_for(message.enrolment.cohort.programme_id)
-    window = _window(message)
+    found = {m.pk for m in messages}
+    batch.outcomes.update({pk: Outcome.SKIPPED for pk in ids if pk not in found})
+    live = []
+    for message in messages:
+        if message.status != Message.Status.SENDING or message.claimed_by != claim:
+            batch.outcomes[message.pk] = Outcome.SKIPPED
+        elif message.attempts >= settings.REMINDERS_MAX_ATTEMPTS:
+            decisions.finish(message, Message.Status.FAILED, Reason.MAX_ATTEMPTS)
+        else:
+            live.append(message)
+    if not live:
+        decisions.write()
+        return batch
 
-    if message.kind == Message.Kind.ESCALATION:
-        refusal = _escalation_refusal(message, window, now)
-    else:
-        refusal = _participant_refusal(message, window, now)
-    if refusal == "defer_day":
-        return _defer(message, schedule.next_day_start(now, policy))
-    if refusal:
-        _finish(message, Message.Status.CANCELLED, refusal)
-        return "cancelled"
-    if schedule.is_quiet(now, policy):
-        return _defer(message, schedule.next_allowed(now, policy))
+    policies = _policies({m.enrolment.cohort.programme_id for m in live})
+    windows = _windows(live)
+    escalations = [m for m in live if m.kind == Message.Kind.ESCALATION]
+    seconds = _second_reminders(escalations)
+    sendable = []
+    for message in live:
+        policy = policies[message.enrolment.cohort.programme_id]
+        window = windows.get((message.enrolment_id, message.timepoint_id), _NO_WINDOW)
+        if message.kind == Message.Kind.ESCALATION:
+            refusal = _escalation_refusal(message, window, now, seconds)
+        else:
+            refusal = _participant_refusal(message, window, now)
+        if refusal == Reason.DEFER_DAY:
+            decisions.defer(message, schedule.next_day_start(now, policy))
+        elif refusal:
+            decisions.finish(message, Message.Status.CANCELLED, refusal)
+        elif schedule.is_quiet(now, policy):
+            decisions.defer(message, schedule.next_allowed(now, policy))
+        else:
+            sendable.append(message)
 
-    if message.kind == Message.Kind.ESCALATION:
-        outgoing = _escalation_outgoing(message, claim)
-    else:
-        day = schedule.local_day(now)
-        if message.day_slot != day:
-            try:
-                with transaction.atomic():
-                    Message.objects.filter(pk=message.pk).update(day_slot=day)
-            except IntegrityError:
-                # This person already has a message today.
-                return _defer(message, schedule.next_day_start(now, policy))
-        outgoing = _participant_outgoing(message, claim, window)
-        if isinstance(outgoing, str):
-            _finish(message, Message.Status.CANCELLED, outgoing)
-            return "cancelled"
+    participant_messages = [m for m in sendable if m.kind != Message.Kind.ESCALATION]
+    slotted = _day_slots(participant_messages, now, policies, decisions)
+    outgoing = _participant_outgoing_batch(
+        [m for m in participant_messages if m.pk in slotted], claim, windows, decisions
+    )
+    outgoing += _escalation_outgoing_batch(
+        [m for m in sendable if m.kind == Message.Kind.ESCALATION], claim
+    )
+    decisions.write()
 
     # claimed_at doubles as "last sign of life": the sweep leaves a row alone while a
     # worker is inside a provider call.
-    Message.objects.filter(pk=message.pk).update(
-        attempts=F("attempts") + 1, claimed_at=now, channel=outgoing.channel
-    )
-    outgoing.attempts = message.attempts + 1
-    return outgoing
+    by_channel: dict[str, list[int]] = {}
+    for item in outgoing:
+        by_channel.setdefault(item.channel, []).append(item.message_id)
+    for channel, pks in by_channel.items():
+        Message.objects.filter(pk__in=pks).update(
+            attempts=F("attempts") + 1, claimed_at=now, channel=channel
+        )
+    for item in outgoing:
+        item.attempts += 1
+    batch.outgoing = outgoing
+    return batch
 
 
-def _window(message: Message) -> dict:
-    return (
+_NO_WINDOW = {"answerable": 0, "completed": 0, "closes_on": None}
+
+
+def _windows(messages: list[Message]) -> dict[tuple[int, int], dict]:
+    """The answerable and completed questionnaires of each message's window, one query."""
+    pairs = {(m.enrolment_id, m.timepoint_id) for m in messages}
+    rows = (
         Administration.objects.filter(
-            enrolment_id=message.enrolment_id, timepoint_id=message.timepoint_id
+            enrolment_id__in={e for e, _ in pairs}, timepoint_id__in={t for _, t in pairs}
         )
         .exclude(instrument_code__in=STAFF_COMPLETED_INSTRUMENTS)
-        .aggregate(
+        .values("enrolment_id", "timepoint_id")
+        .annotate(
             answerable=Count("id", filter=Q(status__in=ANSWERABLE)),
             completed=Count("id", filter=Q(status=Administration.Status.COMPLETED)),
             closes_on=Max("closes_on", filter=Q(status__in=ANSWERABLE)),
         )
+        .order_by()
     )
+    windows = {}
+    for row in rows:
+        key = (row.pop("enrolment_id"), row.pop("timepoint_id"))
+        if key in pairs:
+            windows[key] = row
+    return windows
 
 
-def _participant_refusal(message: Message, window: dict, now) -> str:
+def _second_reminders(escalations: list[Message]) -> dict[tuple[int, int], str]:
+    if not escalations:
+        return {}
+    pairs = {(m.enrolment_id, m.timepoint_id) for m in escalations}
+    rows = Message.objects.filter(
+        enrolment_id__in={e for e, _ in pairs},
+        timepoint_id__in={t for _, t in pairs},
+        kind=Message.Kind.REMINDER_2,
+    ).values_list("enrolment_id", "timepoint_id", "status")
+    return {(e, t): status for e, t, status in rows if (e, t) in pairs}
+
+
+def _participant_refusal(message: Message, window: dict, now) -> Reason | None:
     if message.participant.messages_opt_out:
-        return "opted_out"
+        return Reason.OPTED_OUT
     if message.enrolment.status not in MESSAGEABLE_ENROLMENTS:
-        return "enrolment_ended"
+        return Reason.ENROLMENT_ENDED
     if not window["answerable"]:
-        return "completed" if window["completed"] else "not_open"
+        return Reason.COMPLETED if window["completed"] else Reason.NOT_OPEN
     if schedule.local_day(now) > window["closes_on"]:
-        return "window_closed"
-    return ""
+        return Reason.WINDOW_CLOSED
+    return None
 
 
-def _escalation_refusal(message: Message, window: dict, now) -> str:
+def _escalation_refusal(message: Message, window: dict, now, seconds: dict) -> Reason | None:
     if message.enrolment.status not in MESSAGEABLE_ENROLMENTS:
-        return "enrolment_ended"
+        return Reason.ENROLMENT_ENDED
     if not window["answerable"]:
-        return "completed" if window["completed"] else "not_open"
+        return Reason.COMPLETED if window["completed"] else Reason.NOT_OPEN
     if schedule.local_day(now) > window["closes_on"]:
-        return "window_closed"
-    second = (
-        Message.objects.filter(
-            enrolment_id=message.enrolment_id,
-            timepoint_id=message.timepoint_id,
-            kind=Message.Kind.REMINDER_2,
-        )
-        .values_list("status", flat=True)
-        .first()
-    )
+        return Reason.WINDOW_CLOSED
+    second = seconds.get((message.enrolment_id, message.timepoint_id))
     if second == Message.Status.SENT:
-        return ""
+        return None
     if second in (Message.Status.PENDING, Message.Status.SENDING):
-        return "defer_day"
-    return "no_second_reminder"
+        return Reason.DEFER_DAY
+    return Reason.NO_SECOND_REMINDER
+
+
+def _day_slots(messages: list[Message], now, policies, decisions: _Decisions) -> set[int]:
+    """Give each message the person's UK day, one message a person a day; returns the ids
+    that hold it. The unique constraint message_one_per_person_per_day is the arbiter."""
+    if not messages:
+        return set()
+    day = schedule.local_day(now)
+    need = [m for m in messages if m.day_slot != day]
+    taken = set(
+        Message.objects.filter(participant_id__in={m.participant_id for m in need}, day_slot=day)
+        .exclude(pk__in=[m.pk for m in need])
+        .values_list("participant_id", flat=True)
+    )
+    holders = {m.participant_id for m in messages if m.day_slot == day}
+    granted, refused = [], []
+    for message in need:
+        if message.participant_id in taken or message.participant_id in holders:
+            refused.append(message)
+        else:
+            holders.add(message.participant_id)
+            granted.append(message)
+    if granted:
+        try:
+            with transaction.atomic():
+                Message.objects.filter(pk__in=[m.pk for m in granted]).update(day_slot=day)
+        except IntegrityError:
+            # Another batch gave one of these people a message meanwhile: one by one, as
+            # the single path does, so only that person waits.
+            kept = []
+            for message in granted:
+                try:
+                    with transaction.atomic():
+                        Message.objects.filter(pk=message.pk).update(day_slot=day)
+                    kept.append(message)
+                except IntegrityError:
+                    refused.append(message)
+            granted = kept
+    for message in refused:
+        policy = policies[message.enrolment.cohort.programme_id]
+        decisions.defer(message, schedule.next_day_start(now, policy))
+    refused_ids = {m.pk for m in refused}
+    return {m.pk for m in messages if m.pk not in refused_ids}
 
 
 def contact_for(participant) -> tuple[str, str] | None:
@@ -607,44 +776,76 @@ def participant_link(raw_token: str) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("questionnaire:landing", args=[raw_token])
 
 
-def _participant_outgoing(message: Message, claim: str, window: dict) -> Outgoing | str:
-    from measures.links import link_issue
-    from measures.selectors import window_minutes
+def _participant_outgoing_batch(
+    messages: list[Message], claim: str, windows: dict, decisions: _Decisions
+) -> list[Outgoing]:
+    from measures.links import links_issue_derived
+    from measures.selectors import windows_minutes
 
-    participant = message.participant
-    contact = contact_for(participant)
-    if contact is None:
-        return "no_contact"
-    channel, address = contact
-    service = participant.service
-    closes_on = window["closes_on"]
-    token = link_issue(participant=participant, expires_at=schedule.window_end(closes_on))
-    subject, body = wording_for(service=service, kind=message.kind, channel=channel)
-    rendered = wording.render(
-        subject=subject,
-        body=body,
-        values={
+    if not messages:
+        return []
+    minutes = windows_minutes(pairs=[(m.enrolment_id, m.timepoint_id) for m in messages])
+    saved = {
+        (service_id, kind, channel): (subject, body)
+        for service_id, kind, channel, subject, body in MessageTemplate.objects.filter(
+            service_id__in={m.participant.service_id for m in messages}
+        ).values_list("service_id", "kind", "channel", "subject", "body")
+    }
+    ready = []
+    for message in messages:
+        contact = contact_for(message.participant)
+        if contact is None:
+            decisions.finish(message, Message.Status.CANCELLED, Reason.NO_CONTACT)
+            continue
+        channel, address = contact
+        service = message.participant.service
+        key = (wording.TEMPLATE_KIND[message.kind], channel)
+        subject, body = saved.get((service.pk, *key)) or wording.DEFAULTS[key]
+        closes_on = windows[(message.enrolment_id, message.timepoint_id)]["closes_on"]
+        values = {
             "public_name": service.public_name,
-            "link": participant_link(token),
             "phone": service.phone,
             "closes_on": date_format(closes_on, "j F"),
-            "minutes": str(
-                window_minutes(enrolment_id=message.enrolment_id, timepoint_id=message.timepoint_id)
-            ),
-        },
+            "minutes": str(minutes[(message.enrolment_id, message.timepoint_id)]),
+        }
+        # Tried before a link is minted: wording that cannot be filled in is a permanent
+        # failure, shown to staff, never retried, and leaves no unsent live link behind.
+        problem = wording.render_problem(
+            subject=subject, body=body, values=values, email=channel == "email"
+        )
+        if problem:
+            decisions.finish(message, Message.Status.FAILED, problem)
+            continue
+        ready.append((message, channel, address, subject, body, values, closes_on))
+    # One link per message, minted on its first try and the same one on every retry.
+    tokens = links_issue_derived(
+        wanted={
+            str(m.reference): (m.participant_id, schedule.window_end(closes_on))
+            for m, *_, closes_on in ready
+        }
     )
-    return Outgoing(
-        message_id=message.pk,
-        claim=claim,
-        kind=message.kind,
-        enrolment_id=message.enrolment_id,
-        channel=channel,
-        reference=str(message.reference),
-        recipients=[address],
-        subject=rendered.subject,
-        body=rendered.body,
-        attempts=message.attempts,
-    )
+    outgoing = []
+    for message, channel, address, subject, body, values, _ in ready:
+        rendered = wording.render(
+            subject=subject,
+            body=body,
+            values={**values, "link": participant_link(tokens[str(message.reference)])},
+        )
+        outgoing.append(
+            Outgoing(
+                message_id=message.pk,
+                claim=claim,
+                kind=message.kind,
+                enrolment_id=message.enrolment_id,
+                channel=channel,
+                reference=str(message.reference),
+                recipients=[address],
+                subject=rendered.subject,
+                body=rendered.body,
+                attempts=message.attempts,
+            )
+        )
+    return outgoing
 
 
 ESCALATION_SUBJECT = "Safeground: questionnaires not answered after two reminders"
@@ -655,99 +856,198 @@ ESCALATION_BODY = (
 )
 
 
-def _escalation_outgoing(message: Message, claim: str) -> Outgoing:
-    Escalation.objects.get_or_create(
-        enrolment_id=message.enrolment_id,
-        timepoint_id=message.timepoint_id,
-        defaults={"service_id": message.service_id, "message": message},
-    )
-    recipients = list(
-        message.enrolment.cohort.facilitators.filter(is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
-    url = settings.SITE_URL.rstrip("/") + reverse(
-        "reminders:service_messages", args=[message.service_id]
-    )
-    return Outgoing(
-        message_id=message.pk,
-        claim=claim,
-        kind=message.kind,
-        enrolment_id=message.enrolment_id,
-        channel=Message.Channel.STAFF,
-        reference=str(message.reference),
-        recipients=recipients,
-        subject=ESCALATION_SUBJECT,
-        body=ESCALATION_BODY.format(url=url),
-        attempts=message.attempts,
-    )
+def _escalation_outgoing_batch(messages: list[Message], claim: str) -> list[Outgoing]:
+    if not messages:
+        return []
+    from programmes.models import Cohort
 
-
-def _deliver(outgoing: Outgoing) -> str:
-    if outgoing.channel == Message.Channel.SMS:
-        return channels.sms_backend().send(
-            to=outgoing.recipients[0], body=outgoing.body, reference=outgoing.reference
+    facilitators: dict[int, list[str]] = {}
+    for cohort_id, email in (
+        Cohort.facilitators.through.objects.filter(
+            cohort_id__in={m.enrolment.cohort_id for m in messages}, user__is_active=True
         )
-    if not outgoing.recipients:
-        return "no-recipient"
-    return channels.email_send(
-        to=outgoing.recipients,
-        subject=outgoing.subject,
-        body=outgoing.body,
-        reference=outgoing.reference,
-    )
+        .exclude(user__email="")
+        .order_by("pk")
+        .values_list("cohort_id", "user__email")
+    ):
+        facilitators.setdefault(cohort_id, []).append(email)
+    outgoing = []
+    for message in messages:
+        # One task per escalation (few: one per person and timepoint at most), audited as
+        # staff-facing rows are.
+        Escalation.objects.get_or_create(
+            enrolment_id=message.enrolment_id,
+            timepoint_id=message.timepoint_id,
+            defaults={"service_id": message.service_id, "message": message},
+        )
+        url = settings.SITE_URL.rstrip("/") + reverse(
+            "reminders:service_messages", args=[message.service_id]
+        )
+        outgoing.append(
+            Outgoing(
+                message_id=message.pk,
+                claim=claim,
+                kind=message.kind,
+                enrolment_id=message.enrolment_id,
+                channel=Message.Channel.STAFF,
+                reference=str(message.reference),
+                recipients=facilitators.get(message.enrolment.cohort_id, []),
+                subject=ESCALATION_SUBJECT,
+                body=ESCALATION_BODY.format(url=url),
+                attempts=message.attempts,
+            )
+        )
+    return outgoing
 
 
-def _defer(message: Message, until: datetime.datetime) -> str:
-    Message.objects.filter(pk=message.pk).update(
-        status=Message.Status.PENDING, due_at=until, claimed_by="", claimed_at=None
-    )
-    return "deferred"
+def _deliver_batch(outgoing: list[Outgoing]) -> list[_Delivery]:
+    """Every provider call of a batch, outside any transaction."""
+    deliveries = []
+    bucket = pacing.send_bucket()
+    with contextlib.ExitStack() as stack:
+        mailer = None
+        for item in outgoing:
+            try:
+                if item.channel == Message.Channel.SMS:
+                    reference = _deliver_sms(item, bucket)
+                elif not item.recipients:
+                    reference = "no-recipient"
+                else:
+                    if mailer is None:
+                        mailer = stack.enter_context(channels.email_session())
+                    bucket.take()
+                    reference = channels.email_send(
+                        to=item.recipients,
+                        subject=item.subject,
+                        body=item.body,
+                        reference=item.reference,
+                        mailer=mailer,
+                    )
+            except channels.TransientSendError as error:
+                deliveries.append(
+                    _Delivery(item, Outcome.RETRY, str(error) or type(error).__name__)
+                )
+            except channels.PermanentSendError as error:
+                deliveries.append(
+                    _Delivery(item, Outcome.FAILED, str(error) or type(error).__name__)
+                )
+            else:
+                deliveries.append(_Delivery(item, Outcome.SENT, reference, timezone.now()))
+    return deliveries
 
 
-def _finish(message: Message, status: str, reason: str) -> None:
-    # The day slot is given back: nothing reached the person.
-    Message.objects.filter(pk=message.pk).update(
-        status=status, last_error=reason, claimed_by="", claimed_at=None, day_slot=None
-    )
+def _deliver_sms(item: Outgoing, bucket) -> str:
+    backend = channels.sms_backend()
+    if item.attempts > 1:
+        # An earlier call may have reached the provider (the worker died before the sent
+        # mark, or the answer timed out): ask before sending again.
+        bucket.take()
+        found = backend.find(reference=item.reference)
+        if found:
+            log.info("Message %s was already accepted by the provider", item.message_id)
+            return found
+    bucket.take()
+    return backend.send(to=item.recipients[0], body=item.body, reference=item.reference)
+
+
+def _retry_at(now: datetime.datetime, attempts: int) -> datetime.datetime:
+    base = settings.REMINDERS_RETRY_SECONDS
+    wait = min(15 * 60, base * 2 ** max(0, attempts - 1))
+    return now + datetime.timedelta(seconds=wait * random.uniform(0.8, 1.2))
+
+
+SENT_FIELDS = ["status", "sent_at", "provider_reference", "last_error"]
 
 
 @transaction.atomic
-def _record_failure(outgoing: Outgoing, *, reason: str, final: bool) -> bool:
-    """Record a failed provider call; True when the caller should retry later."""
-    message = (
-        Message.objects.select_for_update()
-        .filter(pk=outgoing.message_id, claimed_by=outgoing.claim, status=Message.Status.SENDING)
-        .first()
-    )
-    if message is None:
-        return False
-    if final or message.attempts >= settings.REMINDERS_MAX_ATTEMPTS:
-        _finish(message, Message.Status.FAILED, reason[:200])
-        log.warning("Message %s failed after %d attempts", message.pk, message.attempts)
-        return False
-    Message.objects.filter(pk=message.pk).update(last_error=reason[:200])
-    return True
+def _record_batch(
+    deliveries: list[_Delivery], *, now: datetime.datetime, retry_later: bool
+) -> dict[int, Outcome]:
+    """Write a batch's provider results in bulk. Marked sent whatever its claim: if a sweep
+    handed the row on meanwhile, the new claim then finds it sent and does nothing, rather
+    than calling the provider a second time."""
+    outcomes: dict[int, Outcome] = {}
+    sent = {d.outgoing.message_id: d for d in deliveries if d.outcome == Outcome.SENT}
+    failed = {d.outgoing.message_id: d for d in deliveries if d.outcome != Outcome.SENT}
+    if sent:
+        rows = list(
+            Message.objects.select_for_update()
+            .filter(pk__in=list(sent), status__in=[Message.Status.SENDING, Message.Status.PENDING])
+            .order_by("pk")
+        )
+        for row in rows:
+            delivery = sent[row.pk]
+            row.status, row.sent_at = Message.Status.SENT, delivery.at
+            row.provider_reference = delivery.detail[:120]
+            row.last_error, row.claimed_by, row.claimed_at = "", "", None
+        Message.objects.bulk_update(
+            rows,
+            ["status", "sent_at", "provider_reference", "last_error", "claimed_by", "claimed_at"],
+        )
+        outcomes.update(dict.fromkeys(sent, Outcome.SENT))
+        # Reminders count from the invitation actually sent, and the facilitators are told
+        # after the second reminder actually sent: a late send moves what follows it.
+        moving = {
+            sent[row.pk].outgoing.enrolment_id
+            for row in rows
+            if sent[row.pk].outgoing.kind in (Message.Kind.INVITATION, Message.Kind.REMINDER_2)
+        }
+        if moving:
+            messages_replan(enrolment_ids=moving, now=max(d.at for d in sent.values()))
+    if failed:
+        claims = {d.outgoing.claim for d in failed.values()}
+        rows = Message.objects.select_for_update().filter(
+            pk__in=list(failed), claimed_by__in=claims, status=Message.Status.SENDING
+        )
+        finished: dict[str, list[int]] = {}
+        again: list[Message] = []
+        keep: dict[str, list[int]] = {}
+        for row in rows:
+            delivery = failed[row.pk]
+            if row.claimed_by != delivery.outgoing.claim:
+                continue
+            reason = delivery.detail[:200]
+            if (
+                delivery.outcome == Outcome.FAILED
+                or row.attempts >= settings.REMINDERS_MAX_ATTEMPTS
+            ):
+                finished.setdefault(reason, []).append(row.pk)
+                outcomes[row.pk] = Outcome.FAILED
+            elif retry_later:
+                row.status, row.due_at, row.last_error = (
+                    Message.Status.PENDING,
+                    _retry_at(now, row.attempts),
+                    reason,
+                )
+                row.claimed_by, row.claimed_at = "", None
+                again.append(row)
+                outcomes[row.pk] = Outcome.RETRY
+            else:
+                keep.setdefault(reason, []).append(row.pk)
+                outcomes[row.pk] = Outcome.RETRY
+        for reason, pks in finished.items():
+            Message.objects.filter(pk__in=pks).update(
+                status=Message.Status.FAILED,
+                last_error=reason,
+                claimed_by="",
+                claimed_at=None,
+                day_slot=None,
+            )
+            log.warning("%d messages failed: %s", len(pks), reason)
+        Message.objects.bulk_update(
+            again, ["status", "due_at", "last_error", "claimed_by", "claimed_at"]
+        )
+        for reason, pks in keep.items():
+            Message.objects.filter(pk__in=pks).update(last_error=reason)
+    for delivery in deliveries:
+        outcomes.setdefault(delivery.outgoing.message_id, Outcome.SKIPPED)
+    return outcomes
 
 
-@transaction.atomic
 def _record_sent(outgoing: Outgoing, *, provider_reference: str, now) -> None:
-    # Marked sent whatever its claim: if a sweep handed the row on meanwhile, the new claim
-    # then finds it sent and does nothing, rather than calling the provider a second time.
-    marked = Message.objects.filter(
-        pk=outgoing.message_id, status__in=[Message.Status.SENDING, Message.Status.PENDING]
-    ).update(
-        status=Message.Status.SENT,
-        sent_at=now,
-        provider_reference=provider_reference[:120],
-        last_error="",
-        claimed_by="",
-        claimed_at=None,
+    _record_batch(
+        [_Delivery(outgoing, Outcome.SENT, provider_reference, now)], now=now, retry_later=False
     )
-    # Reminders count from the invitation actually sent, and the facilitators are told
-    # after the second reminder actually sent: a late send moves what follows it.
-    if marked and outgoing.kind in (Message.Kind.INVITATION, Message.Kind.REMINDER_2):
-        messages_replan(enrolment_ids=[outgoing.enrolment_id], now=now)
 
 
 # Staff actions
@@ -757,7 +1057,7 @@ def _record_sent(outgoing: Outgoing, *, provider_reference: str, now) -> None:
 class ManualReminder:
     message: Message
     due_at: datetime.datetime
-    reason: str  # "now", "quiet_hours" or "already_today"
+    reason: WhenRequested
 
 
 @transaction.atomic
@@ -788,14 +1088,14 @@ def reminder_request(*, participant, requested_by, now: datetime.datetime) -> Ma
     if open_window is None:
         raise ReminderRefused("There is no questionnaire open for this person at the moment.")
     policy = policy_for(open_window["enrolment__cohort__programme_id"])
-    due_at, reason = schedule.next_allowed(now, policy), "now"
+    due_at, reason = schedule.next_allowed(now, policy), WhenRequested.NOW
     if due_at != now:
-        reason = "quiet_hours"
+        reason = WhenRequested.QUIET_HOURS
     start, end = schedule.day_bounds(schedule.local_day(due_at))
     if Message.objects.filter(
         participant=participant, day_slot=schedule.local_day(due_at)
     ).exists():
-        due_at, reason = schedule.next_day_start(due_at, policy), "already_today"
+        due_at, reason = schedule.next_day_start(due_at, policy), WhenRequested.ALREADY_TODAY
     elif Message.objects.filter(
         participant=participant,
         kind__in=PARTICIPANT_KINDS,

@@ -14,6 +14,7 @@ from participants.models import Participant
 from reminders import selectors, services, wording
 from reminders.forms import MessageTemplateForm
 from reminders.models import Escalation, MessageTemplate
+from reminders.outcomes import WhenRequested
 
 SEND_NOW_RATE_PER_USER = "20/h"
 SEND_NOW_RATE_PER_PARTICIPANT = "3/d"
@@ -57,9 +58,9 @@ def send_now(request, pk):
         messages.error(request, str(refusal))
         return back
     when = timezone.localtime(result.due_at).strftime("%H:%M on %-d %B")
-    if result.reason == "now":
+    if result.reason == WhenRequested.NOW:
         messages.success(request, "The reminder will go out within a few minutes.")
-    elif result.reason == "quiet_hours":
+    elif result.reason == WhenRequested.QUIET_HOURS:
         messages.info(
             request,
             f"No messages go out between 20:00 and 09:00, so the reminder will go at {when}.",

@@ -93,3 +93,33 @@ def render(*, subject: str, body: str, values: dict[str, str]) -> Rendered:
     if missing:
         raise ValueError(f"Values missing for placeholders: {sorted(missing)}")
     return Rendered(subject=subject.format_map(values), body=body.format_map(values))
+
+
+# GOV.UK Notify refuses a text longer than this (six fragments).
+SMS_MAX_CHARACTERS = 918
+
+# What a template is tried with when it is saved: a message as it would really go, with a
+# link as long as a real one (a 43-character token).
+SAMPLE_VALUES = {
+    "public_name": "Wellbeing Service",
+    "link": "https://safeground.example.nhs.uk/q/" + "x" * 43,
+    "phone": "0113 496 0000",
+    "closes_on": "14 March",
+    "minutes": "25",
+}
+
+
+def render_problem(*, subject: str, body: str, values: dict[str, str], email: bool) -> str:
+    """The reason code (reminders.outcomes.Reason) for wording that cannot make a message
+    to send, or "". Checked when a template is saved and again before each send."""
+    from reminders.outcomes import Reason
+
+    if email and ("\n" in subject or "\r" in subject):
+        return Reason.SUBJECT_LINE_BREAK
+    try:
+        rendered = render(subject=subject, body=body, values={**SAMPLE_VALUES, **values})
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+        return Reason.TEMPLATE_BROKEN
+    if not email and len(rendered.body) > SMS_MAX_CHARACTERS:
+        return Reason.TEXT_TOO_LONG
+    return ""

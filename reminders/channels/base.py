@@ -10,11 +10,22 @@ class PermanentSendError(Exception):
 
 
 class SmsBackend(ABC):
+    """One instance per process (reminders.channels.sms_backend), so a provider client and
+    its HTTPS session are made once, not for every text."""
+
     @abstractmethod
     def send(self, *, to: str, body: str, reference: str) -> str:
         """Send one text and return the provider's reference for it.
 
-        `reference` is the message row's unique reference. A backend that supports it uses
-        it as an idempotency key, so a second call with the same reference sends nothing new
-        and returns the first call's provider reference.
+        `reference` is the message row's unique reference, given to the provider as its
+        client reference. Not every provider treats it as an idempotency key (GOV.UK
+        Notify does not), so a message that may already have reached the provider is
+        looked up with `find` before it is sent again.
         """
+
+    def find(self, *, reference: str) -> str | None:
+        """The provider's reference of a text already accepted under `reference`, or None.
+
+        Backends that cannot look up answer None, and the message is sent again.
+        """
+        return None

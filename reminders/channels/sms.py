@@ -28,12 +28,39 @@ class FileSmsBackend(SmsBackend):
 
 class NotifySmsBackend(SmsBackend):
     """GOV.UK Notify. The Notify template must be a single placeholder, ((body)), so the
-    wording stays editable per service in Safeground."""
+    wording stays editable per service in Safeground.
+
+    Notify has no idempotency key: `reference` is only stored with the notification. So
+    `find` lists notifications by reference (Notify keeps them for seven days), and a
+    message that may have reached Notify is looked up before it is sent again.
+    """
 
     def __init__(self):
         from notifications_python_client.notifications import NotificationsAPIClient
 
-        self.client = NotificationsAPIClient(settings.NOTIFY_API_KEY, timeout=20)
+        # One client per process: its requests session keeps the HTTPS connection open.
+        self.client = NotificationsAPIClient(
+            settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL, timeout=20
+        )
+
+    def find(self, *, reference: str) -> str | None:
+        from notifications_python_client.errors import HTTPError
+        from requests import RequestException
+
+        try:
+            found = self.client.get_all_notifications(template_type="sms", reference=reference)
+        except HTTPError as error:
+            raise TransientSendError(f"notify_http_{getattr(error, 'status_code', 0)}") from error
+        except RequestException as error:
+            raise TransientSendError(type(error).__name__) from error
+        for notification in found.get("notifications", []):
+            if notification.get("reference") == reference and notification.get("status") not in (
+                "permanent-failure",
+                "technical-failure",
+                "validation-failed",
+            ):
+                return str(notification["id"])
+        return None
 
     def send(self, *, to: str, body: str, reference: str) -> str:
         from notifications_python_client.errors import HTTPError
@@ -61,34 +88,46 @@ class FakeSmsBackend(SmsBackend):
     """For tests across processes: every call and every delivery is a file under
     <SAFEGROUND_DATA_DIR>/outbox/fake-sms, so a test can count both per reference.
 
-    calls/<reference>.<pid>.<n>  one per call to send()
-    delivered/<reference>        created once; a repeat call with the same reference is
-                                 answered from it, as an idempotent provider would
+    calls/<reference>.<pid>.<n>      one per call to send()
+    delivered/<reference>.<pid>.<n>  one per text accepted: like GOV.UK Notify, a repeat
+                                     call with the same reference sends the text again
+    found/<reference>.<pid>.<n>      one per look-up that found an accepted text
     SAFEGROUND_FAKE_SMS_DELAY (seconds) stands in for a provider's latency, and
     SAFEGROUND_FAKE_SMS_FAIL=<n> makes the first n calls for each reference fail transiently.
     """
 
     _calls = 0
 
+    def _root(self):
+        root = settings.OUTBOX_DIR / "fake-sms"
+        for folder in ("calls", "delivered", "found"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        return root
+
+    def _name(self, reference: str) -> str:
+        FakeSmsBackend._calls += 1
+        return f"{reference}.{os.getpid()}.{FakeSmsBackend._calls}"
+
     def send(self, *, to: str, body: str, reference: str) -> str:
         import time
 
-        root = settings.OUTBOX_DIR / "fake-sms"
-        (root / "calls").mkdir(parents=True, exist_ok=True)
-        (root / "delivered").mkdir(parents=True, exist_ok=True)
-        FakeSmsBackend._calls += 1
-        (root / "calls" / f"{reference}.{os.getpid()}.{FakeSmsBackend._calls}").touch()
+        root = self._root()
+        (root / "calls" / self._name(reference)).touch()
         failures = int(os.environ.get("SAFEGROUND_FAKE_SMS_FAIL", "0"))
         earlier = len(list((root / "calls").glob(f"{reference}.*")))
         if earlier <= failures:
             raise TransientSendError("fake_unavailable")
         time.sleep(float(os.environ.get("SAFEGROUND_FAKE_SMS_DELAY", "0")))
-        try:
-            with open(root / "delivered" / reference, "x", encoding="utf-8") as handle:
-                handle.write(json.dumps({"to": to, "body": body}))
-        except FileExistsError:
-            pass
+        with open(root / "delivered" / self._name(reference), "x", encoding="utf-8") as handle:
+            handle.write(json.dumps({"to": to, "body": body}))
         return f"fake:{reference}"
+
+    def find(self, *, reference: str) -> str | None:
+        root = self._root()
+        if any((root / "delivered").glob(f"{reference}.*")):
+            (root / "found" / self._name(reference)).touch()
+            return f"fake:{reference}"
+        return None
 
 
 class LocmemSmsBackend(SmsBackend):
@@ -102,3 +141,6 @@ class LocmemSmsBackend(SmsBackend):
         LocmemSmsBackend.calls.append(record)
         LocmemSmsBackend.delivered.setdefault(reference, record)
         return f"locmem:{reference}"
+
+    def find(self, *, reference: str) -> str | None:
+        return f"locmem:{reference}" if reference in LocmemSmsBackend.delivered else None

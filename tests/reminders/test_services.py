@@ -246,7 +246,7 @@ def test_broker_down_releases_the_claimed_rows(sms_outbox, frozen, monkeypatch):
     def broker_down(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(tasks.send_message, "delay", broker_down)
+    monkeypatch.setattr(tasks.send_batch, "delay", broker_down)
     tasks._enqueue(claim)
     message.refresh_from_db()
     assert message.status == "pending"
@@ -373,7 +373,12 @@ def test_dispatch_command_in_process_sends_what_is_due(
 
     from django.core.management import call_command
 
-    open_window(opens_on=datetime.date(2026, 5, 12), closes_on=datetime.date(2026, 6, 9))
+    # Scheduled: the run opens it, and the opening (an event) plans its messages.
+    open_window(
+        opens_on=datetime.date(2026, 5, 12),
+        closes_on=datetime.date(2026, 6, 9),
+        status=Administration.Status.SCHEDULED,
+    )
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("dispatch_reminders", "--in-process", "--drain", stdout=out)

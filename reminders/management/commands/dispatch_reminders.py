@@ -6,7 +6,8 @@ from reminders.tasks import dispatch
 class Command(BaseCommand):
     help = (
         "One dispatcher run, as the beat does every minute: open and expire questionnaires, "
-        "plan messages, sweep stuck ones, claim what is due and queue it for the worker."
+        "sweep stuck messages, claim what is due and queue it for the workers, a batch "
+        "per task, paced to REMINDERS_SEND_RATE_PER_MINUTE."
     )
 
     def add_arguments(self, parser):
@@ -24,20 +25,17 @@ class Command(BaseCommand):
     def handle(self, *args, in_process=False, drain=False, **options):
         kwargs = {}
         if in_process:
-            from reminders.services import message_send
+            from reminders.services import messages_send
 
             def enqueue(claim):
-                for message_id in claim.ids:
-                    message_send(message_id=message_id, claim=claim.token)
+                messages_send(ids=claim.ids, claim=claim.token)
 
             kwargs["enqueue"] = enqueue
         total = 0
         while True:
             report = dispatch(**kwargs)
             total += report["claimed"]
-            self.stdout.write(
-                "Planned {planned}, swept {swept}, claimed {claimed}.".format(**report)
-            )
+            self.stdout.write("Opened {opened}, swept {swept}, claimed {claimed}.".format(**report))
             if not drain or not report["claimed"]:
                 break
         self.stdout.write(f"Claimed in all: {total}")
