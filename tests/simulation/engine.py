@@ -378,7 +378,9 @@ class Simulation:
         return GroupSession.objects.get(cohort_id=cohort.db_id, number=number)
 
     def _refused(self, day, what: str, error: ValidationError, ids: str) -> None:
-        self.violation(day, "service_refused_valid_change", f"{what} {ids}")
+        # The service's own words say which rule it applied (they name no one).
+        said = " ".join(error.messages)
+        self.violation(day, "service_refused_valid_change", f"{what} {ids} said={said!r}")
 
     def violation(self, day, invariant: str, detail: str) -> None:
         index = (day - self.plan.first_day).days + 1
@@ -608,12 +610,15 @@ class Simulation:
         if session.status == "cancelled" or session.register_at is not None:
             return
         rng = random.Random(f"{self.seed}:marks:{cohort_key}:{number}")
+        # DESIGN.md: an enrolment ends on the date the person actually left, and covers the
+        # sessions up to and including that day; so someone who left on a session's day is on
+        # its register (and in its retention week), however late either was recorded.
         on_register = [
             e
             for k, e in sorted(self.model.enrolments.items())
             if e.cohort == cohort_key
             and e.enrolled_on <= session.date
-            and (e.ended_on is None or e.ended_on > session.date)
+            and (e.ended_on is None or e.ended_on >= session.date)
         ]
         statuses = {e.key: ev.weighted(rng, ev.ATTENDANCE) for e in on_register}
         try:
