@@ -3,8 +3,9 @@
 Every change goes through the service functions the views and tasks call; the beat tasks run
 as config/settings.py schedules them (the dispatcher several times a day, the figures refresh,
 the enrolment completion task), and each claimed message is sent at once through the file
-backends. After every day the invariants (tests/simulation/invariants.py) compare the
-database with the model (tests/simulation/model.py) the simulation keeps from its own log.
+backends; on days proven quiet (Simulation._quiet) the beat tasks rest. After every day the
+invariants (tests/simulation/invariants.py) compare the database with the model
+(tests/simulation/model.py) the simulation keeps from its own log.
 """
 
 from __future__ import annotations
