@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from programmes import services
 from programmes.models import Attendance
 from programmes.selectors import cohort_overview, register_rows
-from tests.programmes.conftest import START, enrol_many
+from tests.programmes.conftest import START, TODAY, enrol_many
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +94,33 @@ def test_a_participant_withdrawn_later_is_still_on_an_earlier_register(
     # Sessions 3 and 4 are on 19 and 26 January.
     assert {e.pk for e, _ in register_rows(_session(cohort, 3))} == {stays.pk, leaves.pk}
     assert {e.pk for e, _ in register_rows(_session(cohort, 4))} == {stays.pk}
+
+
+def test_someone_who_left_on_a_sessions_day_is_on_that_sessions_register(
+    cohort, clinician, frozen_today
+):
+    # An enrolment covers the sessions up to and including the day the person left
+    # (models.counts_for_enrolment), even when the register is taken after the leaving was
+    # recorded: withdrawn today, the register of today's session 9 still lists them.
+    stays, leaves = enrol_many(cohort, 2)
+    services.enrolment_end(
+        enrolment=leaves, status="withdrawn", ended_on=TODAY, reason="Chose to leave"
+    )
+    session = _session(cohort, 9)
+    assert session.date == TODAY
+    assert {e.pk for e, _ in register_rows(session)} == {stays.pk, leaves.pk}
+    with pytest.raises(ValidationError, match="Choose a status for everyone"):
+        services.attendance_record(
+            session=session, statuses={stays.pk: "present"}, group_note="", by=clinician
+        )
+
+    services.attendance_record(
+        session=session,
+        statuses={stays.pk: "present", leaves.pk: "present"},
+        group_note="",
+        by=clinician,
+    )
+    assert session.attendance.count() == 2
 
 
 def test_everyone_on_the_register_needs_a_status(cohort, clinician, frozen_today):

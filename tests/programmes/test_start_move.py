@@ -14,10 +14,11 @@ from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from measures.models import Administration
 from programmes import calendar, events, services
 from programmes.models import GroupSession
 from tests.factories import CohortFactory
-from tests.programmes.conftest import LONDON, make_cohort
+from tests.programmes.conftest import LONDON, enrol_many, make_cohort
 
 pytestmark = pytest.mark.django_db
 
@@ -224,6 +225,29 @@ def test_a_move_needing_no_new_decision_applies_the_proposals(cohort_2027):
         "May Day",
     )
     assert _session(cohort_2027, 18).bank_holiday == ""
+
+
+def test_a_start_move_leaves_the_questionnaires_of_someone_who_left_where_they_were(
+    cohort_2027, before_it_starts
+):
+    # Cancelled when the person was discharged, they are a record of what was due then and
+    # never open again: only the questionnaires still to come move with the start.
+    stays, leaves = enrol_many(cohort_2027, 2, enrolled_on=before_it_starts)
+    services.enrolment_end(
+        enrolment=leaves, status="discharged", ended_on=before_it_starts, reason="Admitted"
+    )
+
+    services.cohort_start_move(cohort=cohort_2027, new_start_date=WEEK_LATER)
+
+    def baseline(enrolment):
+        return set(
+            Administration.objects.filter(
+                enrolment=enrolment, timepoint__key="baseline"
+            ).values_list("status", "opens_on")
+        )
+
+    assert baseline(leaves) == {("cancelled", START - datetime.timedelta(days=21))}
+    assert baseline(stays) == {("scheduled", WEEK_LATER - datetime.timedelta(days=21))}
 
 
 @pytest.mark.parametrize(

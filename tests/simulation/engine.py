@@ -3,8 +3,9 @@
 Every change goes through the service functions the views and tasks call; the beat tasks run
 as config/settings.py schedules them (the dispatcher several times a day, the figures refresh,
 the enrolment completion task), and each claimed message is sent at once through the file
-backends. After every day the invariants (tests/simulation/invariants.py) compare the
-database with the model (tests/simulation/model.py) the simulation keeps from its own log.
+backends; on days proven quiet (Simulation._quiet) the beat tasks rest. After every day the
+invariants (tests/simulation/invariants.py) compare the database with the model
+(tests/simulation/model.py) the simulation keeps from its own log.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from pathlib import Path
 
 import time_machine
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import TestCase, override_settings
 
 from tests.simulation import events as ev
 from tests.simulation import invariants
 from tests.simulation.model import (
+    ANSWERABLE,
     DAY,
     ESCALATE_DAYS_AFTER_SECOND,
     MCohort,
@@ -46,6 +49,8 @@ CLOCK_CHANGE_TIME = datetime.time(1, 30)
 REGISTER_TIME = datetime.time(18, 0)
 CHECK_TIME = datetime.time(23, 50)
 DEAD_REDIS = "redis://127.0.0.1:1/0"
+# A quiet day (Simulation._quiet) has nothing the model expects from today to a week ahead.
+QUIET_HORIZON = datetime.timedelta(days=7)
 
 
 @dataclass
@@ -218,15 +223,17 @@ class Simulation:
             first = local(self.plan.first_day, datetime.time(7, 0))
             with time_machine.travel(first, tick=False):
                 self._setup()
-                for cohort_plan in self.plan.cohorts:
-                    self._create_cohort(cohort_plan, self.plan.first_day, first)
-            day = self.plan.first_day
-            while day <= self.plan.last_day:
-                self._day(day)
-                self.result.days += 1
-                if stop_at_first and self.result.violations:
-                    break
-                day += DAY
+            with connection.execute_wrapper(self.checker.track):
+                with time_machine.travel(first, tick=False):
+                    for cohort_plan in self.plan.cohorts:
+                        self._create_cohort(cohort_plan, self.plan.first_day, first)
+                day = self.plan.first_day
+                while day <= self.plan.last_day:
+                    self._day(day)
+                    self.result.days += 1
+                    if stop_at_first and self.result.violations:
+                        break
+                    day += DAY
         for _enrolment, _tp, kind in self.checker.sent:
             self.result.sent_by_kind[kind] += 1
         self.result.wall = time.perf_counter() - started
@@ -265,18 +272,60 @@ class Simulation:
                     return True
         return False
 
+    def _quiet(self, day: datetime.date) -> bool:
+        """Whether the day is proven quiet: the beat tasks would find nothing to do, so they
+        do not run (the figures refresh still does, on Mondays, and every check is made).
+
+        By the model, from yesterday to a week ahead: no event, no session (so no register,
+        forgotten or not, and no completion coming), nobody active whose cohort has ended,
+        no questionnaire open or opening. By the database: no message waiting to be claimed
+        or swept. The week's margin keeps every early action visible: a task that acted
+        too soon does so at its next run, still before the model's day, and is seen then.
+        Never a clock-change or Redis-outage day, and never after a violation (yesterday's
+        checks are what prove the database matches the model).
+        """
+        if self.result.violations or self.forgotten or self.plan.events_on(day):
+            return False
+        if is_clock_change(day) or day in self.plan.redis_down:
+            return False
+        horizon = day + QUIET_HORIZON
+        for cohort in self.model.cohorts.values():
+            if any(day - DAY <= s.date <= horizon for s in cohort.sessions.values()):
+                return False
+        for enrolment in self.model.enrolments.values():
+            if enrolment.status == "active":
+                last = self.model.cohorts[enrolment.cohort].last_session_date()
+                if last is None or last <= horizon:
+                    return False
+            for adm in enrolment.admins.values():
+                if adm.status in ANSWERABLE or (adm.status == "scheduled" and adm.opens <= horizon):
+                    return False
+        from reminders.models import Message
+
+        waiting = self.checker.rows(
+            "messages waiting",
+            Message.objects.filter(status__in=("pending", "sending")).values_list("id")[:1],
+        )
+        return not waiting
+
     def _day(self, day: datetime.date) -> None:
         steps: list[tuple[datetime.time, int, object]] = []
         worker_up = day not in self.plan.worker_down
-        busy = self._messages_due(day)
-        self.result.events["days_every_beat" if busy else "days_one_beat"] += 1
-        if worker_up:
+        quiet = self._quiet(day)
+        busy = not quiet and self._messages_due(day)
+        self.result.events[
+            "days_quiet" if quiet else "days_every_beat" if busy else "days_one_beat"
+        ] += 1
+        if not worker_up:
+            self.result.events["worker_down"] += 1
+        elif quiet:
+            if day.weekday() == 0:
+                steps.append((BEAT_TIMES[2], 0, self._refresh))
+        else:
             for at in BEAT_TIMES if busy else IDLE_BEAT_TIMES:
                 steps.append((at, 0, self._beat))
             if is_clock_change(day):
                 steps.append((CLOCK_CHANGE_TIME, 0, self._beat))
-        else:
-            self.result.events["worker_down"] += 1
         steps.append((ev.EVENT_TIME, 1, self._events))
         for at in sorted(set(ev.ANSWER_TIMES)):
             steps.append((at, 2, self._answers))
@@ -334,13 +383,16 @@ class Simulation:
                 )
                 self.result.messages[outcome] += 1
         if now.time() == BEAT_TIMES[2] and (day.weekday() == 0 or day in self.plan.redis_down):
-            # The figures refresh runs every minute in production, but only warms the cache:
-            # here once a week and on the days Redis is down, so the figures checked read
-            # both what it cached and what they work out afresh.
-            from dashboards.warm import refresh_stale
-
-            refresh_stale()
+            self._refresh(day, now)
         self._completions(day)
+
+    def _refresh(self, day, now) -> None:
+        # The figures refresh runs every minute in production, but only warms the cache:
+        # here once a week and on the days Redis is down, so the figures checked read both
+        # what it cached and what they work out afresh.
+        from dashboards.warm import refresh_stale
+
+        refresh_stale()
 
     def _completions(self, day) -> None:
         # The model's own rule: completed once the cohort's last non-cancelled session is
@@ -378,7 +430,9 @@ class Simulation:
         return GroupSession.objects.get(cohort_id=cohort.db_id, number=number)
 
     def _refused(self, day, what: str, error: ValidationError, ids: str) -> None:
-        self.violation(day, "service_refused_valid_change", f"{what} {ids}")
+        # The service's own words say which rule it applied (they name no one).
+        said = " ".join(error.messages)
+        self.violation(day, "service_refused_valid_change", f"{what} {ids} said={said!r}")
 
     def violation(self, day, invariant: str, detail: str) -> None:
         index = (day - self.plan.first_day).days + 1
@@ -608,12 +662,15 @@ class Simulation:
         if session.status == "cancelled" or session.register_at is not None:
             return
         rng = random.Random(f"{self.seed}:marks:{cohort_key}:{number}")
+        # DESIGN.md: an enrolment ends on the date the person actually left, and covers the
+        # sessions up to and including that day; so someone who left on a session's day is on
+        # its register (and in its retention week), however late either was recorded.
         on_register = [
             e
             for k, e in sorted(self.model.enrolments.items())
             if e.cohort == cohort_key
             and e.enrolled_on <= session.date
-            and (e.ended_on is None or e.ended_on > session.date)
+            and (e.ended_on is None or e.ended_on >= session.date)
         ]
         statuses = {e.key: ev.weighted(rng, ev.ATTENDANCE) for e in on_register}
         try:

@@ -21,6 +21,7 @@ from tests.simulation.model import (
     FIRST_REMINDER_DAYS,
     PARTICIPANT_KINDS,
     SECOND_REMINDER_DAYS,
+    SHIFTING,
     UK,
     bank_holiday,
     expected_after_invitation,
@@ -77,6 +78,38 @@ class Checker:
         self.day = None
         self.figure_days: set[datetime.date] = set()
         self.ended_on: dict[str, datetime.date | None] = {}
+        # Statements that may have changed a row (track), and each bulk read's rows with
+        # the count at which they were read: unchanged since, they are read again from here.
+        self.writes = 0
+        self.reads: dict[str, tuple[int, list]] = {}
+
+    # Reads ------------------------------------------------------------------------------
+
+    def track(self, execute, sql, params, many, context):
+        """A connection.execute_wrapper: counts the statements that changed (or may have
+        changed) a row. Reads, row locks and writes that matched no row do not count."""
+        head = sql.lstrip()[:8].upper()
+        if not head.startswith(("INSERT", "UPDATE", "DELETE", "WITH", "TRUNCATE", "MERGE")):
+            return execute(sql, params, many, context)
+        changed = True
+        try:
+            result = execute(sql, params, many, context)
+            changed = context["cursor"].rowcount != 0
+            return result
+        finally:
+            if changed:
+                self.writes += 1
+
+    def unchanged_since_read(self, name: str) -> bool:
+        found = self.reads.get(name)
+        return found is not None and found[0] == self.writes
+
+    def rows(self, name: str, query) -> list:
+        """The rows of a bulk read, read again only when a statement may have changed a row
+        since the last time: the database is then proven to hold exactly those rows."""
+        if not self.unchanged_since_read(name):
+            self.reads[name] = (self.writes, list(query))
+        return self.reads[name][1]
 
     # Bookkeeping ------------------------------------------------------------------------
 
@@ -144,15 +177,23 @@ class Checker:
 
         start, end = local(day, datetime.time(0)), local(day + DAY, datetime.time(0))
         keys = {e.db_id: e for e in self.sim.model.enrolments.values()}
-        rows = list(
-            Message.objects.filter(
-                service_id=self.sim.service.pk, status="sent", sent_at__gte=start, sent_at__lt=end
+        if self.unchanged_since_read("messages"):
+            # Nothing written since yesterday's read: nothing can have been sent today.
+            rows = []
+        else:
+            self.reads["messages"] = (self.writes, [])
+            rows = list(
+                Message.objects.filter(
+                    service_id=self.sim.service.pk,
+                    status="sent",
+                    sent_at__gte=start,
+                    sent_at__lt=end,
+                )
+                .values_list(
+                    "enrolment_id", "timepoint__key", "kind", "channel", "sent_at", "reference"
+                )
+                .order_by("sent_at", "kind")
             )
-            .values_list(
-                "enrolment_id", "timepoint__key", "kind", "channel", "sent_at", "reference"
-            )
-            .order_by("sent_at", "kind")
-        )
         order = {"invitation": 0, "reminder_1": 1, "reminder_2": 2, "final": 3, "escalation": 4}
         rows.sort(key=lambda r: (r[4], order.get(r[2], 5)))
         for enrolment_id, tp, kind, channel, sent_at, reference in rows:
@@ -316,9 +357,12 @@ class Checker:
 
         rows = dict(
             (pk, (status, ended_on))
-            for pk, status, ended_on in Enrolment.objects.filter(
-                cohort__service_id=self.sim.service.pk
-            ).values_list("id", "status", "ended_on")
+            for pk, status, ended_on in self.rows(
+                "enrolments",
+                Enrolment.objects.filter(cohort__service_id=self.sim.service.pk).values_list(
+                    "id", "status", "ended_on"
+                ),
+            )
         )
         self.ended_on = {}
         for key in sorted(self.sim.model.enrolments):
@@ -339,9 +383,12 @@ class Checker:
         from programmes.models import GroupSession
 
         ids = {c.db_id: c for c in self.sim.model.cohorts.values()}
-        for cohort_id, number, date, status, holiday in GroupSession.objects.filter(
-            cohort__service_id=self.sim.service.pk
-        ).values_list("cohort_id", "number", "date", "status", "bank_holiday"):
+        for cohort_id, number, date, status, holiday in self.rows(
+            "sessions",
+            GroupSession.objects.filter(cohort__service_id=self.sim.service.pk).values_list(
+                "cohort_id", "number", "date", "status", "bank_holiday"
+            ),
+        ):
             cohort = ids[cohort_id]
             session = cohort.sessions[number]
             who = f"cohort={cohort.key} session={number}"
@@ -386,9 +433,12 @@ class Checker:
     def _administrations(self) -> None:
         from measures.models import Administration
 
-        rows = Administration.objects.filter(
-            enrolment__cohort__service_id=self.sim.service.pk
-        ).values_list("id", "status", "opens_on", "closes_on")
+        rows = self.rows(
+            "administrations",
+            Administration.objects.filter(
+                enrolment__cohort__service_id=self.sim.service.pk
+            ).values_list("id", "status", "opens_on", "closes_on"),
+        )
         for pk, status, opens, closes in rows:
             enrolment_key, tp, code = self.administration_keys[pk]
             enrolment = self.sim.model.enrolments[enrolment_key]
@@ -409,8 +459,11 @@ class Checker:
                     f"{who} expected={adm.status} found={status}",
                     once=(enrolment_key, tp, adm.status, status),
                 )
-            # Started questionnaires keep their window (answers were given in it).
-            if tp == "baseline" and not adm.started and opens < cohort.start - 21 * DAY:
+            # Started questionnaires keep their window (answers were given in it), and so do
+            # cancelled ones (a closed record of what was due when the enrolment ended: it
+            # never opens again); the rest move with the start.
+            moves = status in SHIFTING and not adm.started
+            if tp == "baseline" and moves and opens < cohort.start - 21 * DAY:
                 self.fail("window_before_cohort_start", who, once=(enrolment_key, tp, "early"))
 
     # Figures ----------------------------------------------------------------------------

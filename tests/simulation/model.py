@@ -57,6 +57,9 @@ GROUP_WEEKS = {
 }
 LIVE = ("scheduled", "open", "in_progress")
 ANSWERABLE = ("open", "in_progress")
+# Not started and not closed by anyone: what a start move re-dates (DESIGN.md "Time, ends and
+# corrections"). A cancelled questionnaire keeps the window it had when it was cancelled.
+SHIFTING = ("scheduled", "open", "missed")
 
 
 @cache
@@ -251,7 +254,7 @@ class Model:
             if enrolment.cohort != cohort.key:
                 continue
             for adm in enrolment.admins.values():
-                if adm.started or adm.status not in ("scheduled", "open", "missed"):
+                if adm.started or adm.status not in SHIFTING:
                     continue
                 adm.opens, adm.closes = window(cohort.start, adm.timepoint)
                 adm.status = status_on(today, adm.opens, adm.closes)
