@@ -59,16 +59,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
             )
 
 
-@pytest.fixture(autouse=True)
-def _migrated_defaults(request):
-    """Transactional tests empty every table when they end, the rows the data migrations made
-    included. Put those rows back before each transactional test, whichever test ran before
-    it, and forget content-type ids cached from before the flush."""
-    marker = request.node.get_closest_marker("django_db")
-    if marker is None or not marker.kwargs.get("transaction"):
-        yield
-        return
-    request.getfixturevalue("_django_db_helper")
+def _restore_migrated_defaults() -> None:
+    """Put back the rows the data migrations made (content types, the default programmes and
+    timepoints) if a flush took them, and forget content-type ids cached from before it."""
     from django.apps import apps
     from django.contrib.contenttypes.management import create_contenttypes
     from django.contrib.contenttypes.models import ContentType
@@ -76,17 +69,40 @@ def _migrated_defaults(request):
     from programmes.models import Programme
 
     ContentType.objects.clear_cache()
+    if Programme.objects.exists():
+        return
     for app_config in apps.get_app_configs():
         create_contenttypes(app_config, verbosity=0)
-    if not Programme.objects.exists():
-        programmes_defaults = importlib.import_module(
-            "programmes.migrations.0002_default_programmes"
-        )
-        measures_defaults = importlib.import_module("measures.migrations.0002_default_timepoints")
-        programmes_defaults.create_defaults(apps, None)
-        measures_defaults.create_timepoints(apps, None)
-    yield
+    programmes_defaults = importlib.import_module("programmes.migrations.0002_default_programmes")
+    measures_defaults = importlib.import_module("measures.migrations.0002_default_timepoints")
+    programmes_defaults.create_defaults(apps, None)
+    measures_defaults.create_timepoints(apps, None)
     ContentType.objects.clear_cache()
+
+
+_DB_FIXTURES = {"_django_db_helper", "transactional_db", "live_server"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Transactional tests (live-server browser tests included) empty every table when they
+    end, the data migrations' rows too. Put those back as soon as such a test has been torn
+    down, so the next test finds the database as migrated whatever ran before it: in one
+    process pytest-django runs transactional tests last, but parallel workers (pytest-xdist)
+    take tests in any order."""
+    try:
+        return (yield)
+    finally:
+        uses_db = item.get_closest_marker("django_db") is not None
+        # After the last test the test database is gone (nothing to put back, and the
+        # connection would name the real database again).
+        if nextitem is not None and (
+            uses_db or _DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        ):
+            from pytest_django.plugin import blocking_manager_key
+
+            with item.config.stash[blocking_manager_key].unblock():
+                _restore_migrated_defaults()
 
 
 def sign_in(client, user):
