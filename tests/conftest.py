@@ -52,11 +52,36 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """
     from django.db import connection
 
+    # The migrated database as serialized_rollback puts it back, kept here as well as on the
+    # connection: a browser test's code can run in another context (Playwright's), where
+    # Django hands out a new connection object without it.
+    _SERIALIZED["default"] = getattr(connection, "_test_serialized_contents", None)
     if connection.vendor == "postgresql":
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(
                 "ALTER TABLE auditlog_logentry DISABLE TRIGGER auditlog_logentry_no_truncate"
             )
+
+
+_SERIALIZED: dict[str, str | None] = {}
+
+
+@pytest.fixture(autouse=True)
+def _migrated_defaults(request):
+    """A transactional test starts with the migrated database, and its connection knows it
+    is to be put back (so the flush after it does not make content types again under new
+    ids), whichever connection object this context has."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    from django.db import connection
+
+    if _SERIALIZED.get("default") and not hasattr(connection, "_test_serialized_contents"):
+        connection._test_serialized_contents = _SERIALIZED["default"]
+    _restore_migrated_defaults()
+    yield
 
 
 def _restore_migrated_defaults() -> None:
@@ -65,11 +90,21 @@ def _restore_migrated_defaults() -> None:
     from django.apps import apps
     from django.contrib.contenttypes.management import create_contenttypes
     from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
 
     from programmes.models import Programme
 
     ContentType.objects.clear_cache()
     if Programme.objects.exists():
+        return
+    serialized = getattr(connection, "_test_serialized_contents", None) or _SERIALIZED.get(
+        "default"
+    )
+    if serialized:
+        # What serialized_rollback itself puts back: every migrated row, with its own ids, so
+        # a later serialized_rollback test finds them as it expects.
+        connection.creation.deserialize_db_from_string(serialized)
+        ContentType.objects.clear_cache()
         return
     for app_config in apps.get_app_configs():
         create_contenttypes(app_config, verbosity=0)
@@ -81,6 +116,24 @@ def _restore_migrated_defaults() -> None:
 
 
 _DB_FIXTURES = {"_django_db_helper", "transactional_db", "live_server"}
+_TRANSACTIONAL_FIXTURES = {"transactional_db", "live_server"}
+
+
+def pytest_collection_modifyitems(items):
+    """Every transactional test (live-server browser tests included) puts back the migrated
+    database it found, with every row's own id (serialized_rollback), instead of leaving the
+    flush's post_migrate to make content types again under new ids: otherwise a test after
+    it (parallel workers take tests in any order) could meet a content-type id cached in the
+    process that no longer exists, or a serialized test could find its rows already there."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        kwargs = dict(marker.kwargs) if marker is not None else {}
+        transactional = kwargs.get("transaction") or _TRANSACTIONAL_FIXTURES & set(
+            getattr(item, "fixturenames", ())
+        )
+        if transactional and not kwargs.get("serialized_rollback"):
+            kwargs.update(transaction=True, serialized_rollback=True)
+            item.add_marker(pytest.mark.django_db(*(marker.args if marker else ()), **kwargs))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -95,9 +148,15 @@ def pytest_runtest_teardown(item, nextitem):
     finally:
         uses_db = item.get_closest_marker("django_db") is not None
         # After the last test the test database is gone (nothing to put back, and the
-        # connection would name the real database again).
-        if nextitem is not None and (
-            uses_db or _DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        # connection would name the real database again). A next test with
+        # serialized_rollback puts back the whole migrated database itself, and needs it
+        # empty to do so.
+        next_marker = nextitem.get_closest_marker("django_db") if nextitem else None
+        next_restores = next_marker is not None and next_marker.kwargs.get("serialized_rollback")
+        if (
+            nextitem is not None
+            and not next_restores
+            and (uses_db or _DB_FIXTURES & set(getattr(item, "fixturenames", ())))
         ):
             from pytest_django.plugin import blocking_manager_key
 

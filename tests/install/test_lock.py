@@ -51,8 +51,8 @@ def test_a_new_requirement_missing_from_the_lock_fails_the_check(project):
 
 
 def test_a_new_test_tool_missing_from_the_lock_fails_the_check(project):
-    add_to_pyproject(project, "test = [", "pytest-xdist>=3")
-    assert "pytest-xdist" in refused(project)
+    add_to_pyproject(project, "test = [", "pytest-randomly>=3")
+    assert "pytest-randomly" in refused(project)
 
 
 def test_a_raised_lower_bound_the_pin_does_not_meet_fails_the_check(project):

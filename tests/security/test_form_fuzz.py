@@ -147,6 +147,8 @@ CONSTRUCTOR_ARGUMENTS = {
     "rows": lambda c: [(e, None) for e in c["enrolments"]],
     "enrolment_ids": lambda c: [e.pk for e in c["enrolments"]],
     "instrument": lambda c: _instrument(),
+    "items": lambda c: _instrument().items,
+    "answers": lambda c: {},
     "kind": lambda c: "invitation",
     "channel": lambda c: "sms",
     "choices": lambda c: {"programmes": [("cfgp-52", "Default")], "years": [2026]},

@@ -51,7 +51,11 @@ def person(service, clinician, frozen):
             enrolment=enrolment, instrument_code=code, timepoint__key="baseline"
         )
         measures_services.administration_enter(
-            administration=adm, answers=answers, entered_by=clinician, completed_at=timezone.now()
+            administration=adm,
+            answers=answers,
+            entered_by=clinician,
+            completed_at=timezone.now(),
+            outside_window_reason="Returned by post after the window closed",
         )
     return participant
 
