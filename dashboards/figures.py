@@ -31,6 +31,9 @@ BASELINE = "baseline"
 COMPARISON_TIMEPOINT = "week52"
 NON_SCALE_INSTRUMENTS = ("occupation", "service_use")
 TOTALS_TIMEPOINTS = ("baseline", "week52", "week104")
+# Stored with each cohort's figures: raise it when what compute() stores changes, and rows
+# stored under an earlier one are worked out again on their next read.
+FIGURES_SCHEMA = 2
 STARTED = (
     Enrolment.Status.ACTIVE,
     Enrolment.Status.COMPLETED,
@@ -71,15 +74,17 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
             "figures__version",
             "figures__computed_from",
             "figures__computed_at",
+            "figures__figures__schema",
             f"figures__{field}",
         )
     )
     result = {}
     stale = {}
     today_began = start_of_today()
-    for cohort_id, version, computed_from, computed_at, value in rows:
+    for cohort_id, version, computed_from, computed_at, schema, value in rows:
         fresh_today = computed_at is not None and computed_at >= today_began
-        if version is not None and version == computed_from and fresh_today:
+        current = version is not None and version == computed_from and schema == FIGURES_SCHEMA
+        if current and fresh_today:
             result[cohort_id] = value
         else:
             stale[cohort_id] = version
@@ -118,6 +123,7 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
     today = today or timezone.localdate()
     figures = {
         i: {
+            "schema": FIGURES_SCHEMA,
             "enrolments": {},
             "attendance": [0, 0],
             "completion": [0, 0],
@@ -182,7 +188,7 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
         figures[cohort_id]["totals"][f"{tp_key}.{code}.{scale}"] = [total, n]
     for cohort_figures in figures.values():
         for key, rows in cohort_figures["pairs"].items():
-            if stats.needs_baseline_sd(*key.split(".")):
+            if stats.uses_baseline_sd(*key.split(".")):
                 cohort_figures["sd"][key] = [
                     sum(n for _b, _a, n in rows),
                     math.fsum(b * n for b, _a, n in rows),
@@ -263,22 +269,26 @@ SD_CACHE_SECONDS = 60 * 60
 
 def service_baseline_sds(
     service_id: int, versions: dict[int, int] | None = None
-) -> dict[tuple[str, str], float]:
-    """The service's own baseline SD for each scale whose RCI is computed from it.
+) -> dict[tuple[str, str], tuple[float | None, int]]:
+    """(the service's own baseline SD, how many baseline scores) for each computed-RCI scale.
 
-    Pooled from every cohort's stored sums. Cached under the versions of all the service's
-    cohorts (pass them if already read), so it is reused until any of them changes and
-    never outlives the data it came from.
+    Pooled from every cohort's stored sums; stats.rci_basis decides whether the SD is used
+    (from 20 scores up). Cached under the versions of all the service's cohorts (pass them
+    if already read), so it is reused until any of them changes and never outlives the data
+    it came from.
     """
     cohorts = Cohort.objects.filter(service_id=service_id)
     versions = current_versions(cohorts) if versions is None else versions
-    key = f"dashboards:baseline-sd:{service_id}:{digest(versions)}"
+    key = f"dashboards:baseline-sd:{FIGURES_SCHEMA}:{service_id}:{digest(versions)}"
     cached = cache.get(key)
     if cached is None:
         parts: dict[str, list] = defaultdict(list)
         for sums in current_baseline_sums(cohorts).values():
             for scale_key, part in sums.items():
                 parts[scale_key].append(part)
-        cached = {k: sd for k, values in parts.items() if (sd := pooled_sd(values))}
+        cached = {
+            k: (pooled_sd(values), int(sum(part[0] for part in values)))
+            for k, values in parts.items()
+        }
         cache.set(key, cached, SD_CACHE_SECONDS)
-    return {tuple(k.split(".")): v for k, v in cached.items()}
+    return {tuple(k.split(".")): tuple(v) for k, v in cached.items()}

@@ -104,6 +104,23 @@ def outcome_scales(timepoints: list[dict]) -> list[tuple[str, str]]:
     return seen
 
 
+def own_sd(baseline_sds: dict, code: str, scale: str) -> dict:
+    """paired_change's keywords for the service's own baseline SD of one scale."""
+    sd, n = baseline_sds.get((code, scale), (None, 0))
+    return {"baseline_sd": sd, "baseline_n": n}
+
+
+def rci_notes(scales: list[tuple[str, str]], baseline_sds: dict) -> list[dict]:
+    """For each scale shown: how its reliable change index was reached, in words."""
+    return [
+        {
+            "label": scale_label(code, scale),
+            "basis": stats.rci_basis(code, scale, *baseline_sds.get((code, scale), (None, 0))).text,
+        }
+        for code, scale in scales
+    ]
+
+
 # --------------------------------------------------------------------------- cohort
 
 
@@ -565,7 +582,7 @@ def _outcomes(
                     "left_out": len(counted_ids) - len(pairs),
                 }
             result = stats.paired_change(
-                code, scale, pairs, left_out=left_out, baseline_sd=baseline_sds.get((code, scale))
+                code, scale, pairs, left_out=left_out, **own_sd(baseline_sds, code, scale)
             )
             changes.append(
                 {
@@ -586,6 +603,7 @@ def _outcomes(
         "service_use": _service_use(counted_ids, values, not_scored),
         "occupation": _occupation(counted_ids, values),
         "changes_by_person": changes_by_person,
+        "rci_notes": rci_notes(scales, baseline_sds),
     }
 
 
@@ -811,7 +829,7 @@ def service_dashboard(
                 scale,
                 pairs,
                 left_out={k: v for k, v in left_out.items() if v},
-                baseline_sd=baseline_sds.get((code, scale)),
+                **own_sd(baseline_sds, code, scale),
             )
             row["programmes"].append(
                 {
@@ -865,6 +883,7 @@ def service_dashboard(
             for k in programmes
         ],
         "headline_label": scale_label(*HEADLINE),
+        "rci_notes": rci_notes(scales, baseline_sds),
         "comparison_timepoint": "end of programme (week 52)",
     }
 

@@ -54,7 +54,11 @@ def change_cells(result: stats.PairedChange, *, small: bool, min_n: int) -> list
         ),
     ]
     if result.rci_missing:
-        cells.append(("No reliable change index for this scale", 5))
+        cells += [
+            ("no reliable change index (see the table of indices)", 3),
+            ("no cut-off" if result.recovered is None else count(result.recovered, small), 1),
+            ("no reliable change index", 1),
+        ]
     else:
         cells += [
             (count(result.reliable_improvement, small), 1),

@@ -167,7 +167,8 @@ def test_pooled_baseline_sd_equals_the_sd_of_every_baseline_score(service, other
     )
     assert len(values) == 12
     sds = figures.service_baseline_sds(service.pk)
-    assert sds[("fscrs", "inadequate_self")] == pytest.approx(statistics.stdev(values))
+    sd, n = sds[("fscrs", "inadequate_self")]
+    assert (sd, n) == (pytest.approx(statistics.stdev(values)), 12)
     assert ("core10", "total") not in sds  # CORE-10's RCI is fixed, not computed
 
 
