@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from dashboards import figures, stats
+from dashboards import figures, stats, suppression
 from dashboards.cache import cache
 from dashboards.tables import (
     change_cells,
@@ -406,7 +406,7 @@ def _pairs(
 
 OUTCOMES_SECONDS = 60 * 60
 # Part of the outcomes' cache key: raise it whenever what _outcomes returns changes shape.
-OUTCOMES_SCHEMA = 3
+OUTCOMES_SCHEMA = 4
 
 
 def cohort_dashboard(
@@ -592,7 +592,7 @@ def _outcomes(
                     "timepoint": tp,
                     "higher_is": get_instrument(code).scale(scale).higher_is,
                     "result": result,
-                    "cells": change_cells(result, small=False, min_n=stats.MIN_PAIRED),
+                    "cells": change_cells(result, min_n=stats.MIN_PAIRED),
                 }
             )
     return {
@@ -836,7 +836,6 @@ def service_dashboard(
                     "key": key,
                     "name": programme_names[key],
                     "result": result,
-                    "cells": change_cells(result, small=True, min_n=stats.MIN_PAIRED),
                 }
             )
         comparison.append(row)
@@ -861,7 +860,7 @@ def service_dashboard(
             }
         )
 
-    return {
+    page = {
         "cohorts": cohort_rows,
         "cohort_ids": cohort_ids,
         "comparison": comparison,
@@ -886,6 +885,104 @@ def service_dashboard(
         "rci_notes": rci_notes(scales, baseline_sds),
         "comparison_timepoint": "end of programme (week 52)",
     }
+    page["hidden"] = _suppress(page)
+    return page
+
+
+def suppression_sheet(page: dict) -> suppression.Sheet:
+    """Every count the service page shows, and the sums a reader knows tie them together."""
+    sheet = suppression.Sheet()
+    started: dict[str, list] = defaultdict(list)
+    headline_ns: dict[str, list] = defaultdict(list)
+    for c in page["cohorts"]:
+        key = ("cohort", c["id"])
+        parts = [sheet.add((*key, f), c[f]) for f in ("active", "completed", "left")]
+        sheet.equal([sheet.add((*key, "started"), c["started"])], parts)
+        started[c["programme__key"]].append((*key, "started"))
+        # Hidden last: its mean change goes with it.
+        headline_ns[c["programme__key"]].append(sheet.add((*key, "n"), c["headline"].n, cost=5))
+    headline = ".".join(HEADLINE)
+    for row in page["comparison"]:
+        for prog in row["programmes"]:
+            result, base = prog["result"], ("comparison", prog["key"], row["code"], row["scale"])
+            n = sheet.add((*base, "n"), result.n, cost=10)
+            reasons = [sheet.add((*base, "lo", why), k) for why, k in result.left_out.items()]
+            sheet.equal([n, *reasons], started[prog["key"]])
+            if result.enough and result.categories:
+                sheet.equal([sheet.add((*base, k), v) for k, v in result.categories.items()], [n])
+            if result.enough:
+                sheet.add((*base, "recovered"), result.recovered)
+                sheet.add((*base, "reliable_recovery"), result.reliable_recovery)
+            if f"{row['code']}.{row['scale']}" == headline:
+                sheet.equal([n], headline_ns[prog["key"]])
+    for prog in page["service_use"]:
+        for period in prog["periods"]:
+            base = ("service_use", prog["key"], period["key"])
+            sheet.equal(
+                [
+                    sheet.add((*base, "people"), period["people"], cost=3),
+                    sheet.add((*base, "left_out"), period["left_out"]),
+                ],
+                started[prog["key"]],
+            )
+    for prog in page["occupation"]:
+        for tp in prog["timepoints"]:
+            base = ("occupation", prog["key"], tp["key"])
+            sheet.equal(
+                [
+                    sheet.add((*base, "answered"), tp["answered"], cost=3),
+                    sheet.add((*base, "left_out"), tp["left_out"]),
+                ],
+                started[prog["key"]],
+            )
+            for flag, count in tp["counts"].items():
+                sheet.add((*base, flag), count)
+    return sheet
+
+
+def _suppress(page: dict) -> set:
+    """Hide what suppression.Sheet.protect says, and every figure worked out from it."""
+    hidden = suppression_sheet(page).protect()
+    hide = suppression.shown
+    for c in page["cohorts"]:
+        key = ("cohort", c["id"])
+        c["shown"] = {
+            f: hide(c[f], (*key, f), hidden) for f in ("started", "active", "completed", "left")
+        }
+        c["shown"]["n"] = hide(c["headline"].n, (*key, "n"), hidden)
+        # Rates are shown only where the cohort's size is: a rate of a hidden count is hidden.
+        c["rates_hidden"] = (*key, "started") in hidden
+        c["headline_hidden"] = (*key, "n") in hidden
+    for row in page["comparison"]:
+        for prog in row["programmes"]:
+            base = ("comparison", prog["key"], row["code"], row["scale"])
+
+            def show(field, value, base=base):
+                wanted = (*base, *field) if isinstance(field, tuple) else (*base, field)
+                return hide(value, wanted, hidden)
+
+            prog["cells"] = change_cells(prog["result"], min_n=stats.MIN_PAIRED, show=show)
+            prog["n_hidden"] = (*base, "n") in hidden
+    for prog in page["service_use"]:
+        for period in prog["periods"]:
+            base = ("service_use", prog["key"], period["key"])
+            period["shown_people"] = hide(period["people"], (*base, "people"), hidden)
+            period["shown_left_out"] = hide(period["left_out"], (*base, "left_out"), hidden)
+            period["rates_hidden"] = (*base, "people") in hidden
+    for prog in page["occupation"]:
+        for tp in prog["timepoints"]:
+            base = ("occupation", prog["key"], tp["key"])
+            tp["shown_answered"] = hide(tp["answered"], (*base, "answered"), hidden)
+            tp["shown_left_out"] = hide(tp["left_out"], (*base, "left_out"), hidden)
+            tp["shown_shares"] = {
+                flag: (
+                    suppression.SUPPRESSED
+                    if (*base, flag) in hidden or (*base, "answered") in hidden
+                    else tp["shares"][flag]
+                )
+                for flag in tp["counts"]
+            }
+    return hidden
 
 
 def _totals_service_use(programme: str, totals: dict, started: int) -> dict:

@@ -59,11 +59,18 @@ def service_dashboard(request, pk: int):
     )
 
 
+# Part of the service page's cache key: raise it whenever what the page shows changes.
+SERVICE_PAGE_SCHEMA = 2
+
+
 def figures_cache_key(service_id: int, filters: dict, versions: dict[int, int], today) -> str:
     """Names one exact state of the service's data: any change to any cohort gives the
     cohort a new version (dashboards.freshness), and so the page a new key."""
     wanted = ":".join(f"{k}={v}" for k, v in sorted(filters.items()))
-    return f"dashboards:service:{service_id}:{today.isoformat()}:{wanted}:{digest(versions)}"
+    return (
+        f"dashboards:service:{SERVICE_PAGE_SCHEMA}:{service_id}:{today.isoformat()}:{wanted}:"
+        f"{digest(versions)}"
+    )
 
 
 def service_figures_html(service_id: int, filters: dict) -> str:

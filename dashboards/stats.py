@@ -11,7 +11,7 @@ Conventions, shown on the pages:
 - Association between two measures: Pearson's r, its 95% CI from Fisher's z transform
   (atanh(r) +/- z / sqrt(n - 3)); it describes association, never cause.
 - Below MIN_PAIRED people a figure is "not enough data", never a number.
-- On service-level views a count below SUPPRESS_BELOW is shown as "fewer than 5".
+- On the service page, counts are suppressed by dashboards.suppression.
 """
 
 from __future__ import annotations
@@ -35,11 +35,9 @@ from measures.definitions import get_instrument
 # The normal distribution's 97.5th centile, 1.959964 to six places.
 Z_95 = float(scipy_stats.norm.ppf(0.975))
 MIN_PAIRED = 5
-SUPPRESS_BELOW = 5
 # A computed RCI uses the service's own baseline SD from this many baseline scores up.
 MIN_BASELINE_FOR_OWN_SD = 20
 NOT_ENOUGH_DATA = "not enough data"
-FEWER_THAN_5 = "fewer than 5"
 
 
 # --------------------------------------------------------------------------- Student's t
@@ -314,10 +312,3 @@ def rate_per_person_year(events: float, person_years: float) -> float | None:
 
 def share(count: int, total: int) -> float | None:
     return None if total <= 0 else count / total
-
-
-def suppress(count: int | None) -> int | str | None:
-    """A count as shown on a service-level view: below 5 it is "fewer than 5"."""
-    if count is None:
-        return None
-    return FEWER_THAN_5 if count < SUPPRESS_BELOW else count
