@@ -1,5 +1,8 @@
 """Reads for the dashboards: a fixed number of queries, figures in Python.
 
+What is rendered and cached, and when, is dashboards.pages; the exports' reads are in
+dashboards.exports.
+
 No query here depends on the number of participants, sessions or cohorts: each function
 fetches flat rows (values()/values_list()) or database aggregates once and computes the rest
 in memory, so a page's query count stays pinned whatever the size of the data.
@@ -8,16 +11,13 @@ in memory, so a page's query count stays pinned whatever the size of the data.
 from __future__ import annotations
 
 import datetime
-import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from dashboards import figures, stats, suppression
-from dashboards.cache import cache
 from dashboards.tables import (
     change_cells,
     change_rows,
@@ -139,7 +139,7 @@ class Person:
     grid: str = ""
 
 
-def _people(cohort: Cohort, show_names: bool) -> list[Person]:
+def cohort_people(cohort: Cohort, show_names: bool) -> list[Person]:
     rows = (
         Enrolment.objects.filter(cohort=cohort)
         .values(
@@ -188,7 +188,7 @@ _UNCOUNTED_CELLS = {
 _ATTENDED = frozenset(Attendance.ATTENDED)
 
 
-def _register(
+def cohort_register(
     cohort: Cohort, ended_on: dict[int, datetime.date | None], today: datetime.date
 ) -> dict:
     """The register grid and attendance by phase, by enrolment id (no names), in one pass.
@@ -284,7 +284,7 @@ def _register(
     }
 
 
-def _retention(cohort: Cohort, people: list[Person], today: datetime.date) -> dict:
+def cohort_retention(cohort: Cohort, people: list[Person], today: datetime.date) -> dict:
     started = [p for p in people if p.status in STARTED]
     weeks = []
     for week in range(1, 53):
@@ -404,96 +404,12 @@ def _pairs(
     return pairs, dict(left_out), owners
 
 
-OUTCOMES_SECONDS = 60 * 60
-# Part of the outcomes' cache key: raise it whenever what _outcomes returns changes shape.
-OUTCOMES_SCHEMA = 4
-
-
-def cohort_dashboard(
-    cohort: Cohort,
-    *,
-    show_names: bool,
-    view: str = COMPLETERS,
-    scatter_scale: str | None = None,
-    today: datetime.date | None = None,
-) -> dict:
-    """Everything the cohort dashboard shows.
-
-    The register and retention (the parts with names) are read afresh on every view. The
-    outcome figures (completion, means, paired change, service use, occupation, and each
-    enrolment's change for the scatter, by enrolment id) hold no names or contact details;
-    they are worked out and rendered once for each version of the cohort's data and of the
-    service's baseline SDs (dashboards.freshness gives the cohort a new version on every
-    change), kept in the cache under that version, and reused until the data changes.
-    Names are put to the scatter's points here, from the register just read.
-    """
-    today = today or timezone.localdate()
-    people = _people(cohort, show_names)
-    counted = [p for p in people if p.status in STARTED]
-    counted_ids = [p.enrolment_id for p in counted]
-    versions = figures.current_versions(Cohort.objects.filter(service_id=cohort.service_id))
-    # The register without names, worked out once per version of the cohort's data (its
-    # sessions, enrolments and attendance all give it a new one) and per day, since a day
-    # passing makes sessions held without any write; names are put to it here.
-    register_key = (
-        f"dashboards:register:{OUTCOMES_SCHEMA}:{cohort.pk}:{versions[cohort.pk]}:"
-        f"{today.isoformat()}"
-    )
-    register = cache.get(register_key)
-    if register is None or any(p.enrolment_id not in register["people"] for p in people):
-        # (The second test only guards against an enrolment written without its signals.)
-        register = _register(cohort, {p.enrolment_id: p.ended_on for p in people}, today)
-        cache.set(register_key, register, OUTCOMES_SECONDS)
-    attendance = register["attendance"]
-    for person in people:
-        person.attended, person.recorded, person.grid = register["people"][person.enrolment_id]
-    retention = _retention(cohort, people, today)
-
-    timepoints = list(
-        Timepoint.objects.filter(programme_id=cohort.programme_id)
+def programme_timepoints(programme_id: int) -> list[dict]:
+    return list(
+        Timepoint.objects.filter(programme_id=programme_id)
         .values("id", "key", "name", "week", "instruments")
         .order_by("week")
     )
-    scales = outcome_scales(timepoints)
-    baseline_sds = figures.service_baseline_sds(cohort.service_id, versions)
-    # Everything the outcomes are worked out from, besides code that OUTCOMES_SCHEMA covers.
-    state = repr((versions[cohort.pk], view, timepoints, sorted(baseline_sds.items())))
-    digest = hashlib.sha256(state.encode()).hexdigest()[:32]
-    key = f"dashboards:cohort:{OUTCOMES_SCHEMA}:{cohort.pk}:{digest}"
-    outcomes = cache.get(key)
-    if outcomes is None:
-        outcomes = _outcomes(
-            counted_ids, [p.enrolment_id for p in people], timepoints, scales, baseline_sds, view
-        )
-        outcomes["outcomes_html"] = render_to_string(
-            "dashboards/_cohort_outcomes.html",
-            {
-                "d": {**outcomes, "view": view, "view_label": VIEWS[view]},
-                "views": VIEWS.items(),
-                "min_n": stats.MIN_PAIRED,
-            },
-        )
-        cache.set(key, outcomes, OUTCOMES_SECONDS)
-
-    scale_keys = [f"{c}.{s}" for c, s in scales]
-    chosen = scatter_scale if scatter_scale in scale_keys else None
-    if chosen is None:
-        chosen = "core10.total" if "core10.total" in scale_keys else (scale_keys or [None])[0]
-    scatter = _scatter(chosen, people, outcomes["changes_by_person"])
-
-    return {
-        "people": people,
-        "counted": len(counted),
-        "attendance": attendance,
-        "retention": retention,
-        "timepoints": timepoints,
-        **outcomes,
-        "scatter": scatter,
-        "scale_choices": [(key, scale_label(*key.split("."))) for key in scale_keys],
-        "view": view,
-        "view_label": VIEWS[view],
-        "today": today,
-    }
 
 
 def _scores(enrolment_ids: list[int]) -> tuple[dict, dict]:
@@ -514,7 +430,7 @@ def _scores(enrolment_ids: list[int]) -> tuple[dict, dict]:
     )
 
 
-def _outcomes(
+def cohort_outcomes(
     counted_ids: list[int],
     enrolment_ids: list[int],
     timepoints: list[dict],
@@ -670,7 +586,7 @@ def _occupation(people_ids: list[int], values: dict) -> dict:
     }
 
 
-def _scatter(chosen: str | None, people: list[Person], changes_by_person: dict) -> dict:
+def cohort_scatter(chosen: str | None, people: list[Person], changes_by_person: dict) -> dict:
     """Sessions attended against change on one scale, person by person."""
     found = changes_by_person.get(chosen) if chosen else None
     if found is None:
@@ -1060,66 +976,3 @@ def _instrument_order(cs: tuple[str, str]) -> tuple[int, int]:
     code, scale = cs
     position = _INSTRUMENT_ORDER.index(code) if code in _INSTRUMENT_ORDER else 99
     return (position, get_instrument(code).scale_keys.index(scale))
-
-
-# --------------------------------------------------------------------------- exports
-
-
-def export_scores(enrolments_qs):
-    return (
-        Score.objects.filter(
-            administration__enrolment__in=enrolments_qs,
-            administration__status=Administration.Status.COMPLETED,
-        )
-        .values_list(
-            "administration__enrolment__participant_id",
-            "administration__enrolment__cohort__name",
-            "administration__enrolment__cohort__programme__key",
-            "administration__timepoint__key",
-            "administration__timepoint__week",
-            "administration__completed_at",
-            "administration__instrument_code",
-            "scale",
-            "value",
-            "band",
-            "not_scored_reason",
-        )
-        .order_by(
-            "administration__enrolment__cohort__start_date",
-            "administration__enrolment_id",
-            "administration__timepoint__week",
-            "administration__instrument_code",
-            "scale",
-        )
-    )
-
-
-def export_attendance(enrolments_qs):
-    return (
-        Attendance.objects.filter(enrolment__in=enrolments_qs)
-        .values_list(
-            "enrolment__participant_id",
-            "session__cohort__name",
-            "session__number",
-            "session__week",
-            "session__date",
-            "session__phase__name",
-            "session__status",
-            "status",
-        )
-        .order_by("session__cohort__start_date", "enrolment_id", "session__number")
-    )
-
-
-def export_people(enrolments_qs) -> dict[int, dict]:
-    return {
-        row["participant_id"]: row
-        for row in enrolments_qs.values(
-            "participant_id",
-            "participant__reference",
-            "participant__given_name",
-            "participant__family_name",
-            "participant__date_of_birth",
-            "participant__nhs_number",
-        )
-    }

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from dashboards import figures, freshness, selectors, tasks, warm
+from dashboards import figures, freshness, pages, selectors, tasks, warm
 from dashboards.models import CohortFigures
 from measures.models import Administration, Score
 from measures.services import administration_enter, administrations_expire
@@ -203,7 +203,7 @@ def test_two_cohorts_pool_exactly_into_the_programme_comparison(service, worked_
     assert pooled.mean_change == pytest.approx(-6.0)
     assert pooled.sd_change == pytest.approx((404 / 11) ** 0.5)
     assert pooled.left_out == {"no baseline score": 4, "no end-of-programme score": 2}
-    single = selectors.cohort_dashboard(cohort, show_names=False)
+    single = pages.cohort_dashboard(cohort, show_names=False)
     one = next(
         c["result"]
         for c in single["changes"]
@@ -236,8 +236,8 @@ def test_the_cohort_dashboard_shows_a_new_score_at_once_and_caches_no_names(
     monkeypatch,
 ):
     cohort, people = worked_cohort
-    recording = _RecordingCache(selectors.cache)
-    monkeypatch.setattr(selectors, "cache", recording)
+    recording = _RecordingCache(pages.cache)
+    monkeypatch.setattr(pages, "cache", recording)
     client = persona_client(clinician)
     url = reverse("dashboards:cohort", args=[cohort.pk])
 
