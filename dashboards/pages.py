@@ -21,7 +21,7 @@ from programmes.models import Cohort
 
 OUTCOMES_SECONDS = 60 * 60
 # Part of the outcomes' cache key: raise it whenever what cohort_outcomes returns changes shape.
-OUTCOMES_SCHEMA = 4
+OUTCOMES_SCHEMA = 5
 
 
 def cohort_dashboard(
@@ -110,7 +110,7 @@ def cohort_dashboard(
 
 
 # Part of the service page's cache key: raise it whenever what the page shows changes.
-SERVICE_PAGE_SCHEMA = 2
+SERVICE_PAGE_SCHEMA = 3
 
 
 def figures_cache_key(service_id: int, filters: dict, versions: dict[int, int], today) -> str:

@@ -104,6 +104,13 @@ def outcome_scales(timepoints: list[dict]) -> list[tuple[str, str]]:
     return seen
 
 
+def improvement(value: float | None, higher_is: str) -> float | None:
+    """A change or effect size on one axis for every scale: above 0 is an improvement."""
+    if value is None:
+        return None
+    return -value if higher_is == "worse" else value
+
+
 def own_sd(baseline_sds: dict, code: str, scale: str) -> dict:
     """paired_change's keywords for the service's own baseline SD of one scale."""
     sd, n = baseline_sds.get((code, scale), (None, 0))
@@ -486,17 +493,16 @@ def cohort_outcomes(
     changes_by_person = {}
     for code, scale in scales:
         asked = [tp for tp in later if code in tp["instruments"]]
-        target = next((tp for tp in asked if tp["key"] == "week52"), asked[-1] if asked else None)
+        by_timepoint = {}
         for tp in asked:
             pairs, left_out, owners = _pairs(
                 counted_ids, code, scale, tp, timepoints, values, not_scored, view
             )
-            if tp is target:
-                changes_by_person[f"{code}.{scale}"] = {
-                    "timepoint": tp,
-                    "changes": [(e, a - b) for (b, a), e in zip(pairs, owners, strict=True)],
-                    "left_out": len(counted_ids) - len(pairs),
-                }
+            by_timepoint[tp["key"]] = {
+                "timepoint": tp,
+                "changes": [(e, a - b) for (b, a), e in zip(pairs, owners, strict=True)],
+                "left_out": len(counted_ids) - len(pairs),
+            }
             result = stats.paired_change(
                 code, scale, pairs, left_out=left_out, **own_sd(baseline_sds, code, scale)
             )
@@ -511,6 +517,8 @@ def cohort_outcomes(
                     "cells": change_cells(result, min_n=stats.MIN_PAIRED),
                 }
             )
+        if by_timepoint:
+            changes_by_person[f"{code}.{scale}"] = _scatter_target(by_timepoint)
     return {
         "completion": _completion(timepoints, admin_rows),
         "means": means,
@@ -586,6 +594,34 @@ def _occupation(people_ids: list[int], values: dict) -> dict:
     }
 
 
+def _scatter_target(by_timepoint: dict) -> dict:
+    """The end of the programme when anyone has both scores there; else the latest
+    timepoint where someone does (a running cohort has end-of-preparation pairs long
+    before week 52); else the end of the programme or the last timepoint."""
+    with_pairs = [found for found in by_timepoint.values() if found["changes"]]
+    if "week52" in by_timepoint and by_timepoint["week52"]["changes"]:
+        return by_timepoint["week52"]
+    if with_pairs:
+        return with_pairs[-1]
+    return by_timepoint.get("week52") or list(by_timepoint.values())[-1]
+
+
+def association_sentence(correlation: stats.Correlation, higher_is: str) -> str:
+    """What a correlation between sessions attended and change says, in the scale's own
+    direction: "improved" and "worsened", never "higher" or "lower"."""
+    if not correlation.enough:
+        return ""
+    if correlation.low <= 0 <= correlation.high:
+        return (
+            "The 95% confidence interval includes no association at all, so these figures "
+            "show no clear link between sessions attended and how much people improved."
+        )
+    improved_more = (correlation.r < 0) == (higher_is == "worse")
+    if improved_more:
+        return "People who attended more sessions tended to have improved more."
+    return "People who attended more sessions tended to have improved less, or worsened."
+
+
 def cohort_scatter(chosen: str | None, people: list[Person], changes_by_person: dict) -> dict:
     """Sessions attended against change on one scale, person by person."""
     found = changes_by_person.get(chosen) if chosen else None
@@ -596,15 +632,16 @@ def cohort_scatter(chosen: str | None, people: list[Person], changes_by_person: 
         {"label": by_id[e].label, "attended": by_id[e].attended, "change": change}
         for e, change in found["changes"]
     ]
+    correlation = stats.correlation([p["attended"] for p in points], [p["change"] for p in points])
+    code, scale = chosen.split(".")
     return {
         "scale": chosen,
-        "label": scale_label(*chosen.split(".")),
+        "label": scale_label(code, scale),
         "timepoint": found["timepoint"],
         "points": points,
         "left_out": found["left_out"],
-        "correlation": stats.correlation(
-            [p["attended"] for p in points], [p["change"] for p in points]
-        ),
+        "correlation": correlation,
+        "sentence": association_sentence(correlation, get_instrument(code).scale(scale).higher_is),
     }
 
 
@@ -879,6 +916,9 @@ def _suppress(page: dict) -> set:
 
             prog["cells"] = change_cells(prog["result"], min_n=stats.MIN_PAIRED, show=show)
             prog["n_hidden"] = (*base, "n") in hidden
+            prog["improvement_d"] = (
+                None if prog["n_hidden"] else improvement(prog["result"].d, row["higher_is"])
+            )
     for prog in page["service_use"]:
         for period in prog["periods"]:
             base = ("service_use", prog["key"], period["key"])
