@@ -21,7 +21,7 @@ from programmes.models import Cohort
 
 OUTCOMES_SECONDS = 60 * 60
 # Part of the outcomes' cache key: raise it whenever what cohort_outcomes returns changes shape.
-OUTCOMES_SCHEMA = 5
+OUTCOMES_SCHEMA = 6
 
 
 def cohort_dashboard(
@@ -94,7 +94,7 @@ def cohort_dashboard(
         chosen = "core10.total" if "core10.total" in scale_keys else (scale_keys or [None])[0]
     scatter = selectors.cohort_scatter(chosen, people, outcomes["changes_by_person"])
 
-    return {
+    page = {
         "people": people,
         "counted": len(counted),
         "attendance": attendance,
@@ -107,10 +107,12 @@ def cohort_dashboard(
         "view_label": selectors.VIEWS[view],
         "today": today,
     }
+    page["summary"] = selectors.cohort_summary(page)
+    return page
 
 
 # Part of the service page's cache key: raise it whenever what the page shows changes.
-SERVICE_PAGE_SCHEMA = 3
+SERVICE_PAGE_SCHEMA = 4
 
 
 def figures_cache_key(service_id: int, filters: dict, versions: dict[int, int], today) -> str:

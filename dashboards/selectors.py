@@ -794,8 +794,13 @@ def service_dashboard(
         comparison.append(row)
 
     cohort_rows = []
+    pooled = {"recorded": 0, "attended": 0, "completed": 0, "closed": 0}
     for cohort in cohorts:
         found = stored[cohort["id"]]
+        pooled["recorded"] += found["attendance"][0]
+        pooled["attended"] += found["attendance"][1]
+        pooled["completed"] += found["completion"][0]
+        pooled["closed"] += found["completion"][1]
         counts = Counter(found["enrolments"])
         recorded, attended = found["attendance"]
         completed, closed = found["completion"]
@@ -838,8 +843,146 @@ def service_dashboard(
         "rci_notes": rci_notes(scales, baseline_sds),
         "comparison_timepoint": "end of programme (week 52)",
     }
+    page["pooled"] = pooled
     page["hidden"] = _suppress(page)
+    page["summary"] = service_summary(page)
     return page
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _primary_item(result, shown, where: str, href: str) -> dict:
+    label = f"Reliable change on {scale_label(*HEADLINE)} ({where})"
+    if not result.enough or not result.categories or shown("n", result.n) != result.n:
+        return {"label": label, "value": "not enough data", "href": href}
+    improved = shown(stats.RELIABLE_IMPROVEMENT, result.reliable_improvement)
+    worse = shown(stats.RELIABLE_DETERIORATION, result.reliable_deterioration)
+    return {
+        "label": label,
+        "value": f"{improved} of {result.n} improved reliably; {worse} deteriorated reliably",
+        "href": href,
+    }
+
+
+def _service_use_item(periods: list[dict], hidden_when, where: str) -> dict:
+    """Inpatient bed days per person-year in the 12 months before and during."""
+    by_key = {p["key"]: p for p in periods}
+    before, during = by_key.get("baseline"), by_key.get("week52")
+    label = (
+        f"{_service_use_label('inpatient_bed_days')} per person-year, before and during ({where})"
+    )
+    if not before or not during or hidden_when(before) or hidden_when(during):
+        value = "not enough data"
+    else:
+        value = (
+            f"{_rate(before['rates']['inpatient_bed_days']['rate'])} before, "
+            f"{_rate(during['rates']['inpatient_bed_days']['rate'])} during"
+        )
+    return {"label": label, "value": value, "href": "#service-use"}
+
+
+def service_summary(page: dict) -> list[dict]:
+    """The handful of figures a service is judged on, each linking to its section."""
+    hidden = page["hidden"]
+    started = suppression.shown(
+        sum(c["started"] for c in page["cohorts"]), ("summary", "started"), hidden
+    )
+    engaged = suppression.shown(
+        sum(c["active"] + c["completed"] for c in page["cohorts"]), ("summary", "engaged"), hidden
+    )
+    pooled = page["pooled"]
+    # A rate is hidden with the number of people it is about.
+    few = ("summary", "started") in hidden
+    rate_of = (
+        (lambda _n, _d: suppression.SUPPRESSED) if few else (lambda n, d: _pct(stats.share(n, d)))
+    )
+    items = [
+        {"label": "People who started", "value": started, "href": "#cohorts"},
+        {"label": "Still taking part or completed", "value": engaged, "href": "#cohorts"},
+        {
+            "label": "Attendance (sessions attended of those recorded)",
+            "value": rate_of(pooled["attended"], pooled["recorded"]),
+            "href": "#cohorts",
+        },
+        {
+            "label": "Questionnaires returned (of those whose window has closed)",
+            "value": rate_of(pooled["completed"], pooled["closed"]),
+            "href": "#cohorts",
+        },
+    ]
+    headline = [r for r in page["comparison"] if (r["code"], r["scale"]) == HEADLINE]
+    for row in headline:
+        for prog in row["programmes"]:
+            base = ("comparison", prog["key"], *HEADLINE)
+
+            def shown(field, value, base=base):
+                return suppression.shown(value, (*base, field), hidden)
+
+            items.append(
+                _primary_item(prog["result"], shown, f"{prog['name']}, to week 52", "#comparison")
+            )
+    for prog in page["service_use"]:
+        items.append(_service_use_item(prog["periods"], lambda p: p["rates_hidden"], prog["name"]))
+    return items
+
+
+def cohort_summary(data: dict) -> list[dict]:
+    """The cohort dashboard's headline figures, each linking to its section."""
+    people = [p for p in data["people"] if p.status in STARTED]
+    engaged = sum(
+        1 for p in people if p.status in (Enrolment.Status.ACTIVE, Enrolment.Status.COMPLETED)
+    )
+    closed = [r for r in data["completion"] if r["rate"] is not None]
+    latest = closed[-1] if closed else None
+    items = [
+        {"label": "People who started", "value": len(people), "href": "#retention"},
+        {"label": "Still taking part or completed", "value": engaged, "href": "#retention"},
+        {
+            "label": "Attendance (sessions attended of those recorded)",
+            "value": _pct(data["attendance"]["overall_rate"]),
+            "href": "#attendance",
+        },
+        {
+            "label": (
+                f"Questionnaires returned at {latest['timepoint']['name']}"
+                if latest
+                else "Questionnaires returned"
+            ),
+            "value": _pct(latest["rate"]) if latest else "none due yet",
+            "href": "#completion",
+        },
+    ]
+    primary = [
+        c for c in data["changes"] if (c["code"], c["scale"]) == HEADLINE and c["result"].enough
+    ]
+    if primary:
+        last = primary[-1]
+        items.append(
+            _primary_item(
+                last["result"],
+                lambda _f, v: v,
+                f"baseline to {last['timepoint']['name']}",
+                "#change",
+            )
+        )
+    else:
+        items.append(
+            {
+                "label": f"Reliable change on {scale_label(*HEADLINE)}",
+                "value": "not enough data",
+                "href": "#change",
+            }
+        )
+    items.append(
+        _service_use_item(data["service_use"]["periods"], lambda p: p["people"] < 1, "this cohort")
+    )
+    return items
 
 
 def suppression_sheet(page: dict) -> suppression.Sheet:
@@ -854,6 +997,18 @@ def suppression_sheet(page: dict) -> suppression.Sheet:
         started[c["programme__key"]].append((*key, "started"))
         # Hidden last: its mean change goes with it.
         headline_ns[c["programme__key"]].append(sheet.add((*key, "n"), c["headline"].n, cost=5))
+    everyone = [k for keys in started.values() for k in keys]
+    sheet.equal(
+        [sheet.add(("summary", "started"), sum(c["started"] for c in page["cohorts"]))], everyone
+    )
+    sheet.equal(
+        [
+            sheet.add(
+                ("summary", "engaged"), sum(c["active"] + c["completed"] for c in page["cohorts"])
+            )
+        ],
+        [("cohort", c["id"], f) for c in page["cohorts"] for f in ("active", "completed")],
+    )
     headline = ".".join(HEADLINE)
     for row in page["comparison"]:
         for prog in row["programmes"]:

@@ -94,7 +94,7 @@ def test_a_small_count_cannot_be_worked_out_by_subtraction_on_the_service_page(
     page = persona_client(manager).get(reverse("dashboards:service", args=[service.pk]))
     row = next(c for c in page.context["d"]["cohorts"] if c["name"] == "Subtraction")
     shown = [row["shown"][f] for f in ("started", "active", "completed", "left")]
-    assert shown.count("suppressed") == 3
+    assert shown.count("suppressed") >= 3
     assert (row["shown"]["completed"], row["shown"]["left"]) == ("suppressed", "suppressed")
     html = page.content.decode()
     assert "<td>2</td><td>1</td>" not in html

@@ -200,3 +200,26 @@ def test_sessions_attended_against_change_with_its_correlation(
     text = page.content.decode()
     assert "r = -0.05</strong> (95% CI -0.83 to 0.79)" in text
     assert "an association, not evidence that the sessions caused the change" in text
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_the_summary_gives_the_headline_figures_with_links_to_their_sections(
+    worked_cohort, clinician, persona_client
+):
+    cohort, _people = worked_cohort
+    response = persona_client(clinician).get(reverse("dashboards:cohort", args=[cohort.pk]))
+    data = pages.cohort_dashboard(cohort, show_names=True)
+    summary = {item["label"]: item for item in data["summary"]}
+    assert summary["People who started"]["value"] == 9  # P10 was referred, never started
+    assert summary["Still taking part or completed"]["value"] == 8  # P9 withdrew
+    # Registers: P1 3 attended of 5 (present, late, left early), P2 2 of 2: 5 of 7.
+    assert summary["Attendance (sessions attended of those recorded)"]["value"] == "71%"
+    # CORE-10 to week 52: 4 reliable improvements, 1 deterioration of 6 (worked by hand in
+    # test_paired_change_worked_by_hand_for_core10).
+    primary = summary["Reliable change on CORE-10 (baseline to End of programme)"]
+    assert primary["value"] == "4 of 6 improved reliably; 1 deteriorated reliably"
+    assert primary["href"] == "#change"
+    html = response.content.decode()
+    assert html.index('id="summary"') < html.index('id="attendance"')
+    for item in summary.values():
+        assert f'id="{item["href"][1:]}"' in html  # every link has its section

@@ -212,6 +212,16 @@ def test_two_cohorts_pool_exactly_into_the_programme_comparison(service, worked_
     assert pooled.categories == {k: 2 * v for k, v in one.categories.items()}
     assert pooled.recovered == 2 * one.recovered
     assert [c["started"] for c in data["cohorts"]] == [9, 9]
+    summary = {item["label"]: item["value"] for item in data["summary"]}
+    assert summary["People who started"] == 18
+    # 16 of 18 would show that the two who left (one per cohort, each hidden) add up to 2,
+    # so 1 each: the 16 is suppressed with them.
+    assert summary["Still taking part or completed"] == "suppressed"
+    # Pooled CORE-10 to week 52: 8 reliable improvements, 2 with no reliable change and 2
+    # deteriorations, of 12. The two 2s would be known to add up to 4 (so each 1-3) beside
+    # the 8 and the 12, so the 8 is hidden too.
+    primary = next(v for k, v in summary.items() if k.startswith("Reliable change on CORE-10"))
+    assert primary == "suppressed of 12 improved reliably; suppressed deteriorated reliably"
 
 
 class _RecordingCache:
