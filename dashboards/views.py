@@ -8,9 +8,9 @@ def home(request):
     from django.utils import timezone
 
     from accounts.scope import Can, service_ids
-    from programmes.selectors import cohorts_for
+    from programmes.selectors import home_cohorts
 
     cohorts = []
     if service_ids(request.user, Can.VIEW_CLINICAL):
-        cohorts = [c for c in cohorts_for(request.user) if c.next_session_date or c.open_enrolments]
+        cohorts = list(home_cohorts(request.user))
     return render(request, "home.html", {"cohorts": cohorts, "today": timezone.localdate()})
