@@ -141,7 +141,7 @@ def occupation_chart(chart_id: str, occupation: dict) -> dict:
 
 
 def service_charts(data: dict) -> list[dict]:
-    comparison = data["comparison"]
+    comparison = [row for row in data["comparison"] if row["timepoint"] == "week52"]
     charts = [
         {
             "id": "chart-compare",

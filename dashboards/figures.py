@@ -33,7 +33,10 @@ NON_SCALE_INSTRUMENTS = ("occupation", "service_use")
 TOTALS_TIMEPOINTS = ("baseline", "week52", "week104")
 # Stored with each cohort's figures: raise it when what compute() stores changes, and rows
 # stored under an earlier one are worked out again on their next read.
-FIGURES_SCHEMA = 2
+FIGURES_SCHEMA = 3
+# The other timepoints each arm is compared at, besides the end of the programme: the end
+# of preparation (the programme's evaluation design rests on it), mid-programme, follow-up.
+LATER_TIMEPOINTS = ("week12", "week32", "week104")
 STARTED = (
     Enrolment.Status.ACTIVE,
     Enrolment.Status.COMPLETED,
@@ -45,7 +48,7 @@ STARTED = (
 def current_figures(cohorts: QuerySet[Cohort]) -> dict[int, dict]:
     """{cohort id: figures} for every cohort of the queryset, none older than its data.
 
-    Queries: one to read, and while any cohort is stale, five more to recompute them all
+    Queries: one to read, and while any cohort is stale, eight more to recompute them all
     (however many) and one to store them.
     """
     return _current(cohorts, "figures")
@@ -119,7 +122,7 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
 
 
 def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dict[int, dict]:
-    """Work out the figures of the given cohorts from their data, in five queries."""
+    """Work out the figures of the given cohorts from their data, in eight queries."""
     today = today or timezone.localdate()
     figures = {
         i: {
@@ -128,6 +131,7 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
             "attendance": [0, 0],
             "completion": [0, 0],
             "pairs": {},
+            "later_pairs": {},
             "totals": {},
             "sd": {},
         }
@@ -186,6 +190,11 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
         .order_by()
     ):
         figures[cohort_id]["totals"][f"{tp_key}.{code}.{scale}"] = [total, n]
+    for tp_key in LATER_TIMEPOINTS:
+        for cohort_id, code, scale, before, after, n in pair_counts(cohort_ids, later=tp_key):
+            if after is not None:
+                later = figures[cohort_id]["later_pairs"].setdefault(tp_key, {})
+                later.setdefault(f"{code}.{scale}", []).append([before, after, n])
     for cohort_figures in figures.values():
         for key, rows in cohort_figures["pairs"].items():
             if stats.uses_baseline_sd(*key.split(".")):
@@ -197,19 +206,25 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
     return figures
 
 
-def pair_counts(cohort_ids: list[int], *, only: tuple[str, str] | None = None):
-    """(cohort id, code, scale, baseline, end-of-programme or None, count) rows.
+def pair_counts(
+    cohort_ids: list[int],
+    *,
+    only: tuple[str, str] | None = None,
+    later: str = COMPARISON_TIMEPOINT,
+):
+    """(cohort id, code, scale, baseline, later score or None, count) rows.
 
-    Each baseline score of someone who started, with the same person's end-of-programme
-    score where there is one, grouped into distinct pairs with their counts. A self-join
-    written in SQL: the ORM's correlated-subquery form of it took seconds on a large service.
+    Each baseline score of someone who started, with the same person's score at `later`
+    (the end of the programme unless told) where there is one, grouped into distinct pairs
+    with their counts. A self-join written in SQL: the ORM's correlated-subquery form of it
+    took seconds on a large service.
     """
     if not cohort_ids:
         return []
     score, admin = Score._meta.db_table, Administration._meta.db_table
     timepoint, enrolment = Timepoint._meta.db_table, Enrolment._meta.db_table
     params: list = [
-        COMPARISON_TIMEPOINT,
+        later,
         Administration.Status.COMPLETED,
         BASELINE,
         Administration.Status.COMPLETED,

@@ -739,6 +739,7 @@ def service_dashboard(
     pairs_by_programme: dict = defaultdict(list)
     baseline_n: Counter = Counter()
     headline_pairs: dict = defaultdict(list)
+    later_pairs: dict = defaultdict(list)
     totals: dict = defaultdict(lambda: {"total": 0.0, "n": 0})
     headline = ".".join(HEADLINE)
     for cohort in cohorts:
@@ -753,6 +754,11 @@ def service_dashboard(
                 pairs_by_programme[(key, code, scale)].extend([(before, after)] * n)
                 if scale_key == headline:
                     headline_pairs[cohort["id"]].extend([(before, after)] * n)
+        for tp_key, by_scale in found.get("later_pairs", {}).items():
+            for scale_key, rows in by_scale.items():
+                code, scale = scale_key.split(".")
+                for before, after, n in rows:
+                    later_pairs[(key, tp_key, code, scale)].extend([(before, after)] * n)
         for total_key, (total, n) in found["totals"].items():
             tp_key, _code, scale = total_key.split(".")
             row = totals[(key, tp_key, scale)]
@@ -763,35 +769,30 @@ def service_dashboard(
     baseline_sds = figures.service_baseline_sds(service_id, versions)
     comparison = []
     for code, scale in scales:
-        row = {
-            "code": code,
-            "scale": scale,
-            "label": scale_label(code, scale),
-            "higher_is": get_instrument(code).scale(scale).higher_is,
-            "programmes": [],
-        }
-        for key in programmes:
-            pairs = pairs_by_programme.get((key, code, scale), [])
-            with_baseline = baseline_n.get((key, code, scale), 0)
-            left_out = {
-                "no baseline score": started_by_programme[key] - with_baseline,
-                "no end-of-programme score": with_baseline - len(pairs),
-            }
-            result = stats.paired_change(
-                code,
-                scale,
-                pairs,
-                left_out={k: v for k, v in left_out.items() if v},
-                **own_sd(baseline_sds, code, scale),
+        for tp_key, tp_name in COMPARISON_TIMEPOINTS:
+            if tp_key == figures.COMPARISON_TIMEPOINT:
+                found = pairs_by_programme
+            else:
+                found = {(p, c, s): v for (p, t, c, s), v in later_pairs.items() if t == tp_key}
+            # Every timepoint the data allows: some arm has someone with both scores.
+            if tp_key != figures.COMPARISON_TIMEPOINT and not any(
+                found.get((key, code, scale)) for key in programmes
+            ):
+                continue
+            comparison.append(
+                _comparison_row(
+                    code,
+                    scale,
+                    (tp_key, tp_name),
+                    programmes,
+                    programme_names,
+                    found,
+                    baseline_n,
+                    started_by_programme,
+                    baseline_sds,
+                )
             )
-            row["programmes"].append(
-                {
-                    "key": key,
-                    "name": programme_names[key],
-                    "result": result,
-                }
-            )
-        comparison.append(row)
+    comparison.sort(key=lambda r: (_instrument_order((r["code"], r["scale"])), r["order"]))
 
     cohort_rows = []
     pooled = {"recorded": 0, "attended": 0, "completed": 0, "closed": 0}
@@ -916,10 +917,14 @@ def service_summary(page: dict) -> list[dict]:
             "href": "#cohorts",
         },
     ]
-    headline = [r for r in page["comparison"] if (r["code"], r["scale"]) == HEADLINE]
+    headline = [
+        r
+        for r in page["comparison"]
+        if (r["code"], r["scale"]) == HEADLINE and r["timepoint"] == "week52"
+    ]
     for row in headline:
         for prog in row["programmes"]:
-            base = ("comparison", prog["key"], *HEADLINE)
+            base = ("comparison", prog["key"], *HEADLINE, "week52")
 
             def shown(field, value, base=base):
                 return suppression.shown(value, (*base, field), hidden)
@@ -1012,7 +1017,8 @@ def suppression_sheet(page: dict) -> suppression.Sheet:
     headline = ".".join(HEADLINE)
     for row in page["comparison"]:
         for prog in row["programmes"]:
-            result, base = prog["result"], ("comparison", prog["key"], row["code"], row["scale"])
+            result = prog["result"]
+            base = ("comparison", prog["key"], row["code"], row["scale"], row["timepoint"])
             n = sheet.add((*base, "n"), result.n, cost=10)
             reasons = [sheet.add((*base, "lo", why), k) for why, k in result.left_out.items()]
             sheet.equal([n, *reasons], started[prog["key"]])
@@ -1021,7 +1027,7 @@ def suppression_sheet(page: dict) -> suppression.Sheet:
             if result.enough:
                 sheet.add((*base, "recovered"), result.recovered)
                 sheet.add((*base, "reliable_recovery"), result.reliable_recovery)
-            if f"{row['code']}.{row['scale']}" == headline:
+            if f"{row['code']}.{row['scale']}" == headline and row["timepoint"] == "week52":
                 sheet.equal([n], headline_ns[prog["key"]])
     for prog in page["service_use"]:
         for period in prog["periods"]:
@@ -1063,7 +1069,7 @@ def _suppress(page: dict) -> set:
         c["headline_hidden"] = (*key, "n") in hidden
     for row in page["comparison"]:
         for prog in row["programmes"]:
-            base = ("comparison", prog["key"], row["code"], row["scale"])
+            base = ("comparison", prog["key"], row["code"], row["scale"], row["timepoint"])
 
             def show(field, value, base=base):
                 wanted = (*base, *field) if isinstance(field, tuple) else (*base, field)
@@ -1094,6 +1100,49 @@ def _suppress(page: dict) -> set:
                 for flag in tp["counts"]
             }
     return hidden
+
+
+COMPARISON_TIMEPOINTS = (
+    ("week12", "end of preparation (week 12)"),
+    ("week32", "mid trauma group (week 32)"),
+    ("week52", "end of programme (week 52)"),
+    ("week104", "12-month follow-up (week 104)"),
+)
+
+
+def _comparison_row(
+    code, scale, timepoint, programmes, programme_names, found, baseline_n, started, sds
+) -> dict:
+    """One measure at one timepoint, each arm's paired change from baseline."""
+    tp_key, tp_name = timepoint
+    row = {
+        "code": code,
+        "scale": scale,
+        "label": scale_label(code, scale),
+        "timepoint": tp_key,
+        "timepoint_name": tp_name,
+        "order": [k for k, _n in COMPARISON_TIMEPOINTS].index(tp_key),
+        "higher_is": get_instrument(code).scale(scale).higher_is,
+        "programmes": [],
+    }
+    for key in programmes:
+        pairs = found.get((key, code, scale), [])
+        with_baseline = baseline_n.get((key, code, scale), 0)
+        left_out = {
+            "no baseline score": started[key] - with_baseline,
+            (
+                "no end-of-programme score" if tp_key == "week52" else f"no score at {tp_name}"
+            ): with_baseline - len(pairs),
+        }
+        result = stats.paired_change(
+            code,
+            scale,
+            pairs,
+            left_out={k: v for k, v in left_out.items() if v},
+            **own_sd(sds, code, scale),
+        )
+        row["programmes"].append({"key": key, "name": programme_names[key], "result": result})
+    return row
 
 
 def _totals_service_use(programme: str, totals: dict, started: int) -> dict:

@@ -197,7 +197,11 @@ def test_two_cohorts_pool_exactly_into_the_programme_comparison(service, worked_
     mark(copy, e, ["present"])
 
     data = selectors.service_dashboard(service.pk)
-    row = next(r for r in data["comparison"] if (r["code"], r["scale"]) == ("core10", "total"))
+    row = next(
+        r
+        for r in data["comparison"]
+        if (r["code"], r["scale"], r["timepoint"]) == ("core10", "total", "week52")
+    )
     pooled = row["programmes"][0]["result"]
     assert pooled.n == 12
     assert pooled.mean_change == pytest.approx(-6.0)
@@ -356,3 +360,30 @@ def test_a_cancelled_session_shows_in_the_cached_register_at_once(
     after = client.get(url).content.decode()
     assert after.count('title="session cancelled"') == 1  # one row, one cancelled session
     assert "Canaryone Gridrow" in after
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_arms_are_compared_at_the_end_of_preparation_when_nobody_has_reached_week_52(service):
+    # Two mid-programme cohorts, one per arm: baseline and week 12 scores only.
+    #   CFGP: CORE-10 20->14, 18->12, 22->15, 16->13, 25->16: changes -6 -6 -7 -3 -9, mean -6.2
+    #   PEG:  CORE-10 20->18, 18->17, 22->22, 16->15, 25->21: changes -2 -1 0 -1 -4, mean -1.6
+    arms = {
+        "cfgp-52": [(20, 14), (18, 12), (22, 15), (16, 13), (25, 16)],
+        "peg-usual-care": [(20, 18), (18, 17), (22, 22), (16, 15), (25, 21)],
+    }
+    for key, pairs in arms.items():
+        cohort = make_cohort(service, key=key, sessions=2)
+        for before, after in pairs:
+            e = enrol(cohort)
+            score(e, "baseline", "core10", {"total": before})
+            score(e, "week12", "core10", {"total": after})
+    data = selectors.service_dashboard(service.pk)
+    rows = {(r["timepoint"], r["code"]): r for r in data["comparison"] if r["code"] == "core10"}
+    assert ("week12", "core10") in rows  # the end of preparation, which the data allows
+    week12 = {p["key"]: p["result"] for p in rows[("week12", "core10")]["programmes"]}
+    assert week12["cfgp-52"].mean_change == pytest.approx(-6.2)
+    assert week12["peg-usual-care"].mean_change == pytest.approx(-1.6)
+    assert ("week32", "core10") not in rows  # nobody has a week 32 score
+    week52 = {p["key"]: p["result"] for p in rows[("week52", "core10")]["programmes"]}
+    assert week52["cfgp-52"].n == 0
+    assert week52["cfgp-52"].left_out == {"no end-of-programme score": 5}

@@ -64,6 +64,28 @@ def pages(draw):
         "no_reliable_change": n - improved - worse,
         "reliable_deterioration": worse,
     }
+    # The end of preparation too: its own pairs, from the same people who started.
+    n12 = draw(st.integers(0, started_total))
+    improved12 = draw(st.integers(0, n12))
+    week12 = {
+        "code": HEADLINE[0],
+        "scale": HEADLINE[1],
+        "timepoint": "week12",
+        "programmes": [
+            {
+                "key": "cfgp-52",
+                "result": _result(
+                    n12,
+                    {k: v for k, v in {"no score at week 12": started_total - n12}.items() if v},
+                    {
+                        "reliable_improvement": improved12,
+                        "no_reliable_change": n12 - improved12,
+                        "reliable_deterioration": 0,
+                    },
+                ),
+            }
+        ],
+    }
     people = draw(st.integers(0, started_total))
     answered = draw(st.integers(0, started_total))
     return {
@@ -72,13 +94,15 @@ def pages(draw):
             {
                 "code": HEADLINE[0],
                 "scale": HEADLINE[1],
+                "timepoint": "week52",
                 "programmes": [
                     {
                         "key": "cfgp-52",
                         "result": _result(n, {k: v for k, v in left_out.items() if v}, categories),
                     }
                 ],
-            }
+            },
+            week12,
         ],
         "service_use": [
             {
