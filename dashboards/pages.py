@@ -112,7 +112,7 @@ def cohort_dashboard(
 
 
 # Part of the service page's cache key: raise it whenever what the page shows changes.
-SERVICE_PAGE_SCHEMA = 5
+SERVICE_PAGE_SCHEMA = 6
 
 
 def figures_cache_key(service_id: int, filters: dict, versions: dict[int, int], today) -> str:
