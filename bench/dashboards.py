@@ -329,7 +329,7 @@ def main() -> None:
     from accounts.models import Service, User
     from dashboards import freshness
     from dashboards.figures import current_versions
-    from dashboards.service_views import figures_cache_key
+    from dashboards.pages import figures_cache_key
     from measures.models import Administration, Score
     from participants.models import Participant
     from programmes.models import Attendance, Cohort, GroupSession

@@ -141,24 +141,25 @@ def occupation_chart(chart_id: str, occupation: dict) -> dict:
 
 
 def service_charts(data: dict) -> list[dict]:
-    comparison = data["comparison"]
+    comparison = [row for row in data["comparison"] if row["timepoint"] == "week52"]
     charts = [
         {
             "id": "chart-compare",
             "type": "bar",
-            "title": "Paired effect size (d_z) from baseline to week 52, by programme",
+            "title": "Improvement from baseline to week 52 (effect size d_z), by programme",
             "labels": [row["label"] for row in comparison],
             "datasets": [
                 {
                     "label": name,
+                    # One axis for every measure: above 0 improved, below 0 worsened.
                     "data": [
-                        _r(next(p for p in row["programmes"] if p["key"] == key)["result"].d)
+                        _r(next(p for p in row["programmes"] if p["key"] == key)["improvement_d"])
                         for row in comparison
                     ],
                 }
                 for key, name in data["programmes"]
             ],
-            "y_title": "d_z (after minus before, in SDs of change)",
+            "y_title": "Improvement, d_z (above 0 improved, below 0 worsened)",
         }
     ]
     for key, name in data["programmes"]:

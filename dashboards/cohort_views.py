@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from accounts.audit import record_access
-from dashboards import exports, selectors, stats
+from dashboards import exports, pages, selectors, stats
 from dashboards.access import dashboard_cohort_or_404, export_links, shows_names
 from dashboards.charts import cohort_charts
 from participants.models import Participant
@@ -15,7 +15,7 @@ def cohort_dashboard(request, pk: int):
     names = shows_names(request.user, cohort.service_id)
     view = request.GET.get("view")
     view = view if view in selectors.VIEWS else selectors.COMPLETERS
-    data = selectors.cohort_dashboard(
+    data = pages.cohort_dashboard(
         cohort, show_names=names, view=view, scatter_scale=request.GET.get("scale")
     )
     if names:

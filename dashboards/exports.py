@@ -14,6 +14,8 @@ from django.utils.crypto import salted_hmac
 from openpyxl import Workbook
 
 from dashboards import selectors
+from measures.models import Administration, Score
+from programmes.models import Attendance
 
 PSEUDONYM_SALT = "safeground.dashboards.research-pseudonym"
 DATASETS = {
@@ -30,6 +32,66 @@ def pseudonym(participant_id: int) -> str:
     return (
         "R" + salted_hmac(PSEUDONYM_SALT, str(participant_id), algorithm="sha256").hexdigest()[:16]
     )
+
+
+def export_scores(enrolments_qs):
+    return (
+        Score.objects.filter(
+            administration__enrolment__in=enrolments_qs,
+            administration__status=Administration.Status.COMPLETED,
+        )
+        .values_list(
+            "administration__enrolment__participant_id",
+            "administration__enrolment__cohort__name",
+            "administration__enrolment__cohort__programme__key",
+            "administration__timepoint__key",
+            "administration__timepoint__week",
+            "administration__completed_at",
+            "administration__instrument_code",
+            "scale",
+            "value",
+            "band",
+            "not_scored_reason",
+        )
+        .order_by(
+            "administration__enrolment__cohort__start_date",
+            "administration__enrolment_id",
+            "administration__timepoint__week",
+            "administration__instrument_code",
+            "scale",
+        )
+    )
+
+
+def export_attendance(enrolments_qs):
+    return (
+        Attendance.objects.filter(enrolment__in=enrolments_qs)
+        .values_list(
+            "enrolment__participant_id",
+            "session__cohort__name",
+            "session__number",
+            "session__week",
+            "session__date",
+            "session__phase__name",
+            "session__status",
+            "status",
+        )
+        .order_by("session__cohort__start_date", "enrolment_id", "session__number")
+    )
+
+
+def export_people(enrolments_qs) -> dict[int, dict]:
+    return {
+        row["participant_id"]: row
+        for row in enrolments_qs.values(
+            "participant_id",
+            "participant__reference",
+            "participant__given_name",
+            "participant__family_name",
+            "participant__date_of_birth",
+            "participant__nhs_number",
+        )
+    }
 
 
 def _identity(people: dict, research: bool):
@@ -50,7 +112,7 @@ def _identity(people: dict, research: bool):
 
 
 def build(dataset: str, enrolments_qs, *, research: bool) -> tuple[list[str], list[list]]:
-    people = selectors.export_people(enrolments_qs)
+    people = export_people(enrolments_qs)
     identity = _identity(people, research)
     head = RESEARCH_COLUMNS if research else IDENTIFIABLE_COLUMNS
     if dataset == "scores":
@@ -93,7 +155,7 @@ def build(dataset: str, enrolments_qs, *, research: bool) -> tuple[list[str], li
                 value,
                 band,
                 reason,
-            ) in selectors.export_scores(enrolments_qs)
+            ) in export_scores(enrolments_qs)
         ]
         return columns, rows
     if dataset == "attendance":
@@ -129,7 +191,7 @@ def build(dataset: str, enrolments_qs, *, research: bool) -> tuple[list[str], li
                 phase,
                 session_status,
                 status,
-            ) in selectors.export_attendance(enrolments_qs)
+            ) in export_attendance(enrolments_qs)
         ]
         return columns, rows
     if dataset == "service-use":
@@ -149,7 +211,7 @@ def build(dataset: str, enrolments_qs, *, research: bool) -> tuple[list[str], li
             value,
             _band,
             _reason,
-        ) in selectors.export_scores(enrolments_qs):
+        ) in export_scores(enrolments_qs):
             if code not in selectors.NON_SCALE_INSTRUMENTS:
                 continue
             key = (pid, cohort, tp, week)

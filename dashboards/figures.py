@@ -31,6 +31,12 @@ BASELINE = "baseline"
 COMPARISON_TIMEPOINT = "week52"
 NON_SCALE_INSTRUMENTS = ("occupation", "service_use")
 TOTALS_TIMEPOINTS = ("baseline", "week52", "week104")
+# Stored with each cohort's figures: raise it when what compute() stores changes, and rows
+# stored under an earlier one are worked out again on their next read.
+FIGURES_SCHEMA = 3
+# The other timepoints each arm is compared at, besides the end of the programme: the end
+# of preparation (the programme's evaluation design rests on it), mid-programme, follow-up.
+LATER_TIMEPOINTS = ("week12", "week32", "week104")
 STARTED = (
     Enrolment.Status.ACTIVE,
     Enrolment.Status.COMPLETED,
@@ -42,7 +48,7 @@ STARTED = (
 def current_figures(cohorts: QuerySet[Cohort]) -> dict[int, dict]:
     """{cohort id: figures} for every cohort of the queryset, none older than its data.
 
-    Queries: one to read, and while any cohort is stale, five more to recompute them all
+    Queries: one to read, and while any cohort is stale, eight more to recompute them all
     (however many) and one to store them.
     """
     return _current(cohorts, "figures")
@@ -71,15 +77,17 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
             "figures__version",
             "figures__computed_from",
             "figures__computed_at",
+            "figures__figures__schema",
             f"figures__{field}",
         )
     )
     result = {}
     stale = {}
     today_began = start_of_today()
-    for cohort_id, version, computed_from, computed_at, value in rows:
+    for cohort_id, version, computed_from, computed_at, schema, value in rows:
         fresh_today = computed_at is not None and computed_at >= today_began
-        if version is not None and version == computed_from and fresh_today:
+        current = version is not None and version == computed_from and schema == FIGURES_SCHEMA
+        if current and fresh_today:
             result[cohort_id] = value
         else:
             stale[cohort_id] = version
@@ -114,14 +122,16 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
 
 
 def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dict[int, dict]:
-    """Work out the figures of the given cohorts from their data, in five queries."""
+    """Work out the figures of the given cohorts from their data, in eight queries."""
     today = today or timezone.localdate()
     figures = {
         i: {
+            "schema": FIGURES_SCHEMA,
             "enrolments": {},
             "attendance": [0, 0],
             "completion": [0, 0],
             "pairs": {},
+            "later_pairs": {},
             "totals": {},
             "sd": {},
         }
@@ -182,9 +192,14 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
         .order_by()
     ):
         figures[cohort_id]["totals"][f"{tp_key}.{code}.{scale}"] = [total, n]
+    for tp_key in LATER_TIMEPOINTS:
+        for cohort_id, code, scale, before, after, n in pair_counts(cohort_ids, later=tp_key):
+            if after is not None:
+                later = figures[cohort_id]["later_pairs"].setdefault(tp_key, {})
+                later.setdefault(f"{code}.{scale}", []).append([before, after, n])
     for cohort_figures in figures.values():
         for key, rows in cohort_figures["pairs"].items():
-            if stats.needs_baseline_sd(*key.split(".")):
+            if stats.uses_baseline_sd(*key.split(".")):
                 cohort_figures["sd"][key] = [
                     sum(n for _b, _a, n in rows),
                     math.fsum(b * n for b, _a, n in rows),
@@ -193,19 +208,25 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
     return figures
 
 
-def pair_counts(cohort_ids: list[int], *, only: tuple[str, str] | None = None):
-    """(cohort id, code, scale, baseline, end-of-programme or None, count) rows.
+def pair_counts(
+    cohort_ids: list[int],
+    *,
+    only: tuple[str, str] | None = None,
+    later: str = COMPARISON_TIMEPOINT,
+):
+    """(cohort id, code, scale, baseline, later score or None, count) rows.
 
-    Each baseline score of someone who started, with the same person's end-of-programme
-    score where there is one, grouped into distinct pairs with their counts. A self-join
-    written in SQL: the ORM's correlated-subquery form of it took seconds on a large service.
+    Each baseline score of someone who started, with the same person's score at `later`
+    (the end of the programme unless told) where there is one, grouped into distinct pairs
+    with their counts. A self-join written in SQL: the ORM's correlated-subquery form of it
+    took seconds on a large service.
     """
     if not cohort_ids:
         return []
     score, admin = Score._meta.db_table, Administration._meta.db_table
     timepoint, enrolment = Timepoint._meta.db_table, Enrolment._meta.db_table
     params: list = [
-        COMPARISON_TIMEPOINT,
+        later,
         Administration.Status.COMPLETED,
         BASELINE,
         Administration.Status.COMPLETED,
@@ -265,22 +286,26 @@ SD_CACHE_SECONDS = 60 * 60
 
 def service_baseline_sds(
     service_id: int, versions: dict[int, int] | None = None
-) -> dict[tuple[str, str], float]:
-    """The service's own baseline SD for each scale whose RCI is computed from it.
+) -> dict[tuple[str, str], tuple[float | None, int]]:
+    """(the service's own baseline SD, how many baseline scores) for each computed-RCI scale.
 
-    Pooled from every cohort's stored sums. Cached under the versions of all the service's
-    cohorts (pass them if already read), so it is reused until any of them changes and
-    never outlives the data it came from.
+    Pooled from every cohort's stored sums; stats.rci_basis decides whether the SD is used
+    (from 20 scores up). Cached under the versions of all the service's cohorts (pass them
+    if already read), so it is reused until any of them changes and never outlives the data
+    it came from.
     """
     cohorts = Cohort.objects.filter(service_id=service_id)
     versions = current_versions(cohorts) if versions is None else versions
-    key = f"dashboards:baseline-sd:{service_id}:{digest(versions)}"
+    key = f"dashboards:baseline-sd:{FIGURES_SCHEMA}:{service_id}:{digest(versions)}"
     cached = cache.get(key)
     if cached is None:
         parts: dict[str, list] = defaultdict(list)
         for sums in current_baseline_sums(cohorts).values():
             for scale_key, part in sums.items():
                 parts[scale_key].append(part)
-        cached = {k: sd for k, values in parts.items() if (sd := pooled_sd(values))}
+        cached = {
+            k: (pooled_sd(values), int(sum(part[0] for part in values)))
+            for k, values in parts.items()
+        }
         cache.set(key, cached, SD_CACHE_SECONDS)
-    return {tuple(k.split(".")): v for k, v in cached.items()}
+    return {tuple(k.split(".")): tuple(v) for k, v in cached.items()}

@@ -1,5 +1,8 @@
 """Reads for the dashboards: a fixed number of queries, figures in Python.
 
+What is rendered and cached, and when, is dashboards.pages; the exports' reads are in
+dashboards.exports.
+
 No query here depends on the number of participants, sessions or cohorts: each function
 fetches flat rows (values()/values_list()) or database aggregates once and computes the rest
 in memory, so a page's query count stays pinned whatever the size of the data.
@@ -8,16 +11,13 @@ in memory, so a page's query count stays pinned whatever the size of the data.
 from __future__ import annotations
 
 import datetime
-import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
-from dashboards import figures, stats
-from dashboards.cache import cache
+from dashboards import figures, stats, suppression
 from dashboards.tables import (
     change_cells,
     change_rows,
@@ -104,6 +104,30 @@ def outcome_scales(timepoints: list[dict]) -> list[tuple[str, str]]:
     return seen
 
 
+def improvement(value: float | None, higher_is: str) -> float | None:
+    """A change or effect size on one axis for every scale: above 0 is an improvement."""
+    if value is None:
+        return None
+    return -value if higher_is == "worse" else value
+
+
+def own_sd(baseline_sds: dict, code: str, scale: str) -> dict:
+    """paired_change's keywords for the service's own baseline SD of one scale."""
+    sd, n = baseline_sds.get((code, scale), (None, 0))
+    return {"baseline_sd": sd, "baseline_n": n}
+
+
+def rci_notes(scales: list[tuple[str, str]], baseline_sds: dict) -> list[dict]:
+    """For each scale shown: how its reliable change index was reached, in words."""
+    return [
+        {
+            "label": scale_label(code, scale),
+            "basis": stats.rci_basis(code, scale, *baseline_sds.get((code, scale), (None, 0))).text,
+        }
+        for code, scale in scales
+    ]
+
+
 # --------------------------------------------------------------------------- cohort
 
 
@@ -122,7 +146,7 @@ class Person:
     grid: str = ""
 
 
-def _people(cohort: Cohort, show_names: bool) -> list[Person]:
+def cohort_people(cohort: Cohort, show_names: bool) -> list[Person]:
     rows = (
         Enrolment.objects.counted()
         .filter(cohort=cohort)
@@ -172,7 +196,7 @@ _UNCOUNTED_CELLS = {
 _ATTENDED = frozenset(Attendance.ATTENDED)
 
 
-def _register(
+def cohort_register(
     cohort: Cohort, ended_on: dict[int, datetime.date | None], today: datetime.date
 ) -> dict:
     """The register grid and attendance by phase, by enrolment id (no names), in one pass.
@@ -269,7 +293,7 @@ def _register(
     }
 
 
-def _retention(cohort: Cohort, people: list[Person], today: datetime.date) -> dict:
+def cohort_retention(cohort: Cohort, people: list[Person], today: datetime.date) -> dict:
     started = [p for p in people if p.status in STARTED]
     weeks = []
     for week in range(1, 53):
@@ -389,96 +413,12 @@ def _pairs(
     return pairs, dict(left_out), owners
 
 
-OUTCOMES_SECONDS = 60 * 60
-# Part of the outcomes' cache key: raise it whenever what _outcomes returns changes shape.
-OUTCOMES_SCHEMA = 3
-
-
-def cohort_dashboard(
-    cohort: Cohort,
-    *,
-    show_names: bool,
-    view: str = COMPLETERS,
-    scatter_scale: str | None = None,
-    today: datetime.date | None = None,
-) -> dict:
-    """Everything the cohort dashboard shows.
-
-    The register and retention (the parts with names) are read afresh on every view. The
-    outcome figures (completion, means, paired change, service use, occupation, and each
-    enrolment's change for the scatter, by enrolment id) hold no names or contact details;
-    they are worked out and rendered once for each version of the cohort's data and of the
-    service's baseline SDs (dashboards.freshness gives the cohort a new version on every
-    change), kept in the cache under that version, and reused until the data changes.
-    Names are put to the scatter's points here, from the register just read.
-    """
-    today = today or timezone.localdate()
-    people = _people(cohort, show_names)
-    counted = [p for p in people if p.status in STARTED]
-    counted_ids = [p.enrolment_id for p in counted]
-    versions = figures.current_versions(Cohort.objects.filter(service_id=cohort.service_id))
-    # The register without names, worked out once per version of the cohort's data (its
-    # sessions, enrolments and attendance all give it a new one) and per day, since a day
-    # passing makes sessions held without any write; names are put to it here.
-    register_key = (
-        f"dashboards:register:{OUTCOMES_SCHEMA}:{cohort.pk}:{versions[cohort.pk]}:"
-        f"{today.isoformat()}"
-    )
-    register = cache.get(register_key)
-    if register is None or any(p.enrolment_id not in register["people"] for p in people):
-        # (The second test only guards against an enrolment written without its signals.)
-        register = _register(cohort, {p.enrolment_id: p.ended_on for p in people}, today)
-        cache.set(register_key, register, OUTCOMES_SECONDS)
-    attendance = register["attendance"]
-    for person in people:
-        person.attended, person.recorded, person.grid = register["people"][person.enrolment_id]
-    retention = _retention(cohort, people, today)
-
-    timepoints = list(
-        Timepoint.objects.filter(programme_id=cohort.programme_id)
+def programme_timepoints(programme_id: int) -> list[dict]:
+    return list(
+        Timepoint.objects.filter(programme_id=programme_id)
         .values("id", "key", "name", "week", "instruments")
         .order_by("week")
     )
-    scales = outcome_scales(timepoints)
-    baseline_sds = figures.service_baseline_sds(cohort.service_id, versions)
-    # Everything the outcomes are worked out from, besides code that OUTCOMES_SCHEMA covers.
-    state = repr((versions[cohort.pk], view, timepoints, sorted(baseline_sds.items())))
-    digest = hashlib.sha256(state.encode()).hexdigest()[:32]
-    key = f"dashboards:cohort:{OUTCOMES_SCHEMA}:{cohort.pk}:{digest}"
-    outcomes = cache.get(key)
-    if outcomes is None:
-        outcomes = _outcomes(
-            counted_ids, [p.enrolment_id for p in people], timepoints, scales, baseline_sds, view
-        )
-        outcomes["outcomes_html"] = render_to_string(
-            "dashboards/_cohort_outcomes.html",
-            {
-                "d": {**outcomes, "view": view, "view_label": VIEWS[view]},
-                "views": VIEWS.items(),
-                "min_n": stats.MIN_PAIRED,
-            },
-        )
-        cache.set(key, outcomes, OUTCOMES_SECONDS)
-
-    scale_keys = [f"{c}.{s}" for c, s in scales]
-    chosen = scatter_scale if scatter_scale in scale_keys else None
-    if chosen is None:
-        chosen = "core10.total" if "core10.total" in scale_keys else (scale_keys or [None])[0]
-    scatter = _scatter(chosen, people, outcomes["changes_by_person"])
-
-    return {
-        "people": people,
-        "counted": len(counted),
-        "attendance": attendance,
-        "retention": retention,
-        "timepoints": timepoints,
-        **outcomes,
-        "scatter": scatter,
-        "scale_choices": [(key, scale_label(*key.split("."))) for key in scale_keys],
-        "view": view,
-        "view_label": VIEWS[view],
-        "today": today,
-    }
 
 
 def _scores(enrolment_ids: list[int]) -> tuple[dict, dict]:
@@ -499,7 +439,7 @@ def _scores(enrolment_ids: list[int]) -> tuple[dict, dict]:
     )
 
 
-def _outcomes(
+def cohort_outcomes(
     counted_ids: list[int],
     enrolment_ids: list[int],
     timepoints: list[dict],
@@ -555,19 +495,18 @@ def _outcomes(
     changes_by_person = {}
     for code, scale in scales:
         asked = [tp for tp in later if code in tp["instruments"]]
-        target = next((tp for tp in asked if tp["key"] == "week52"), asked[-1] if asked else None)
+        by_timepoint = {}
         for tp in asked:
             pairs, left_out, owners = _pairs(
                 counted_ids, code, scale, tp, timepoints, values, not_scored, view
             )
-            if tp is target:
-                changes_by_person[f"{code}.{scale}"] = {
-                    "timepoint": tp,
-                    "changes": [(e, a - b) for (b, a), e in zip(pairs, owners, strict=True)],
-                    "left_out": len(counted_ids) - len(pairs),
-                }
+            by_timepoint[tp["key"]] = {
+                "timepoint": tp,
+                "changes": [(e, a - b) for (b, a), e in zip(pairs, owners, strict=True)],
+                "left_out": len(counted_ids) - len(pairs),
+            }
             result = stats.paired_change(
-                code, scale, pairs, left_out=left_out, baseline_sd=baseline_sds.get((code, scale))
+                code, scale, pairs, left_out=left_out, **own_sd(baseline_sds, code, scale)
             )
             changes.append(
                 {
@@ -577,9 +516,11 @@ def _outcomes(
                     "timepoint": tp,
                     "higher_is": get_instrument(code).scale(scale).higher_is,
                     "result": result,
-                    "cells": change_cells(result, small=False, min_n=stats.MIN_PAIRED),
+                    "cells": change_cells(result, min_n=stats.MIN_PAIRED),
                 }
             )
+        if by_timepoint:
+            changes_by_person[f"{code}.{scale}"] = _scatter_target(by_timepoint)
     return {
         "completion": _completion(timepoints, admin_rows),
         "means": means,
@@ -588,6 +529,7 @@ def _outcomes(
         "service_use": _service_use(counted_ids, values, not_scored),
         "occupation": _occupation(counted_ids, values),
         "changes_by_person": changes_by_person,
+        "rci_notes": rci_notes(scales, baseline_sds),
     }
 
 
@@ -654,7 +596,35 @@ def _occupation(people_ids: list[int], values: dict) -> dict:
     }
 
 
-def _scatter(chosen: str | None, people: list[Person], changes_by_person: dict) -> dict:
+def _scatter_target(by_timepoint: dict) -> dict:
+    """The end of the programme when anyone has both scores there; else the latest
+    timepoint where someone does (a running cohort has end-of-preparation pairs long
+    before week 52); else the end of the programme or the last timepoint."""
+    with_pairs = [found for found in by_timepoint.values() if found["changes"]]
+    if "week52" in by_timepoint and by_timepoint["week52"]["changes"]:
+        return by_timepoint["week52"]
+    if with_pairs:
+        return with_pairs[-1]
+    return by_timepoint.get("week52") or list(by_timepoint.values())[-1]
+
+
+def association_sentence(correlation: stats.Correlation, higher_is: str) -> str:
+    """What a correlation between sessions attended and change says, in the scale's own
+    direction: "improved" and "worsened", never "higher" or "lower"."""
+    if not correlation.enough:
+        return ""
+    if correlation.low <= 0 <= correlation.high:
+        return (
+            "The 95% confidence interval includes no association at all, so these figures "
+            "show no clear link between sessions attended and how much people improved."
+        )
+    improved_more = (correlation.r < 0) == (higher_is == "worse")
+    if improved_more:
+        return "People who attended more sessions tended to have improved more."
+    return "People who attended more sessions tended to have improved less, or worsened."
+
+
+def cohort_scatter(chosen: str | None, people: list[Person], changes_by_person: dict) -> dict:
     """Sessions attended against change on one scale, person by person."""
     found = changes_by_person.get(chosen) if chosen else None
     if found is None:
@@ -664,15 +634,16 @@ def _scatter(chosen: str | None, people: list[Person], changes_by_person: dict) 
         {"label": by_id[e].label, "attended": by_id[e].attended, "change": change}
         for e, change in found["changes"]
     ]
+    correlation = stats.correlation([p["attended"] for p in points], [p["change"] for p in points])
+    code, scale = chosen.split(".")
     return {
         "scale": chosen,
-        "label": scale_label(*chosen.split(".")),
+        "label": scale_label(code, scale),
         "timepoint": found["timepoint"],
         "points": points,
         "left_out": found["left_out"],
-        "correlation": stats.correlation(
-            [p["attended"] for p in points], [p["change"] for p in points]
-        ),
+        "correlation": correlation,
+        "sentence": association_sentence(correlation, get_instrument(code).scale(scale).higher_is),
     }
 
 
@@ -770,6 +741,7 @@ def service_dashboard(
     pairs_by_programme: dict = defaultdict(list)
     baseline_n: Counter = Counter()
     headline_pairs: dict = defaultdict(list)
+    later_pairs: dict = defaultdict(list)
     totals: dict = defaultdict(lambda: {"total": 0.0, "n": 0})
     headline = ".".join(HEADLINE)
     for cohort in cohorts:
@@ -784,6 +756,11 @@ def service_dashboard(
                 pairs_by_programme[(key, code, scale)].extend([(before, after)] * n)
                 if scale_key == headline:
                     headline_pairs[cohort["id"]].extend([(before, after)] * n)
+        for tp_key, by_scale in found.get("later_pairs", {}).items():
+            for scale_key, rows in by_scale.items():
+                code, scale = scale_key.split(".")
+                for before, after, n in rows:
+                    later_pairs[(key, tp_key, code, scale)].extend([(before, after)] * n)
         for total_key, (total, n) in found["totals"].items():
             tp_key, _code, scale = total_key.split(".")
             row = totals[(key, tp_key, scale)]
@@ -794,40 +771,39 @@ def service_dashboard(
     baseline_sds = figures.service_baseline_sds(service_id, versions)
     comparison = []
     for code, scale in scales:
-        row = {
-            "code": code,
-            "scale": scale,
-            "label": scale_label(code, scale),
-            "higher_is": get_instrument(code).scale(scale).higher_is,
-            "programmes": [],
-        }
-        for key in programmes:
-            pairs = pairs_by_programme.get((key, code, scale), [])
-            with_baseline = baseline_n.get((key, code, scale), 0)
-            left_out = {
-                "no baseline score": started_by_programme[key] - with_baseline,
-                "no end-of-programme score": with_baseline - len(pairs),
-            }
-            result = stats.paired_change(
-                code,
-                scale,
-                pairs,
-                left_out={k: v for k, v in left_out.items() if v},
-                baseline_sd=baseline_sds.get((code, scale)),
+        for tp_key, tp_name in COMPARISON_TIMEPOINTS:
+            if tp_key == figures.COMPARISON_TIMEPOINT:
+                found = pairs_by_programme
+            else:
+                found = {(p, c, s): v for (p, t, c, s), v in later_pairs.items() if t == tp_key}
+            # Every timepoint the data allows: some arm has someone with both scores.
+            if tp_key != figures.COMPARISON_TIMEPOINT and not any(
+                found.get((key, code, scale)) for key in programmes
+            ):
+                continue
+            comparison.append(
+                _comparison_row(
+                    code,
+                    scale,
+                    (tp_key, tp_name),
+                    programmes,
+                    programme_names,
+                    found,
+                    baseline_n,
+                    started_by_programme,
+                    baseline_sds,
+                )
             )
-            row["programmes"].append(
-                {
-                    "key": key,
-                    "name": programme_names[key],
-                    "result": result,
-                    "cells": change_cells(result, small=True, min_n=stats.MIN_PAIRED),
-                }
-            )
-        comparison.append(row)
+    comparison.sort(key=lambda r: (_instrument_order((r["code"], r["scale"])), r["order"]))
 
     cohort_rows = []
+    pooled = {"recorded": 0, "attended": 0, "completed": 0, "closed": 0}
     for cohort in cohorts:
         found = stored[cohort["id"]]
+        pooled["recorded"] += found["attendance"][0]
+        pooled["attended"] += found["attendance"][1]
+        pooled["completed"] += found["completion"][0]
+        pooled["closed"] += found["completion"][1]
         counts = Counter(found["enrolments"])
         recorded, attended = found["attendance"]
         completed, closed = found["completion"]
@@ -845,7 +821,7 @@ def service_dashboard(
             }
         )
 
-    return {
+    page = {
         "cohorts": cohort_rows,
         "cohort_ids": cohort_ids,
         "comparison": comparison,
@@ -867,8 +843,308 @@ def service_dashboard(
             for k in programmes
         ],
         "headline_label": scale_label(*HEADLINE),
+        "rci_notes": rci_notes(scales, baseline_sds),
         "comparison_timepoint": "end of programme (week 52)",
     }
+    page["pooled"] = pooled
+    page["hidden"] = _suppress(page)
+    page["summary"] = service_summary(page)
+    return page
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _primary_item(result, shown, where: str, href: str) -> dict:
+    label = f"Reliable change on {scale_label(*HEADLINE)} ({where})"
+    if not result.enough or not result.categories or shown("n", result.n) != result.n:
+        return {"label": label, "value": "not enough data", "href": href}
+    improved = shown(stats.RELIABLE_IMPROVEMENT, result.reliable_improvement)
+    worse = shown(stats.RELIABLE_DETERIORATION, result.reliable_deterioration)
+    return {
+        "label": label,
+        "value": f"{improved} of {result.n} improved reliably; {worse} deteriorated reliably",
+        "href": href,
+    }
+
+
+def _service_use_item(periods: list[dict], hidden_when, where: str) -> dict:
+    """Inpatient bed days per person-year in the 12 months before and during."""
+    by_key = {p["key"]: p for p in periods}
+    before, during = by_key.get("baseline"), by_key.get("week52")
+    label = (
+        f"{_service_use_label('inpatient_bed_days')} per person-year, before and during ({where})"
+    )
+    if not before or not during or hidden_when(before) or hidden_when(during):
+        value = "not enough data"
+    else:
+        value = (
+            f"{_rate(before['rates']['inpatient_bed_days']['rate'])} before, "
+            f"{_rate(during['rates']['inpatient_bed_days']['rate'])} during"
+        )
+    return {"label": label, "value": value, "href": "#service-use"}
+
+
+def service_summary(page: dict) -> list[dict]:
+    """The handful of figures a service is judged on, each linking to its section."""
+    hidden = page["hidden"]
+    started = suppression.shown(
+        sum(c["started"] for c in page["cohorts"]), ("summary", "started"), hidden
+    )
+    engaged = suppression.shown(
+        sum(c["active"] + c["completed"] for c in page["cohorts"]), ("summary", "engaged"), hidden
+    )
+    pooled = page["pooled"]
+    # A rate is hidden with the number of people it is about.
+    few = ("summary", "started") in hidden
+    rate_of = (
+        (lambda _n, _d: suppression.SUPPRESSED) if few else (lambda n, d: _pct(stats.share(n, d)))
+    )
+    items = [
+        {"label": "People who started", "value": started, "href": "#cohorts"},
+        {"label": "Still taking part or completed", "value": engaged, "href": "#cohorts"},
+        {
+            "label": "Attendance (sessions attended of those recorded)",
+            "value": rate_of(pooled["attended"], pooled["recorded"]),
+            "href": "#cohorts",
+        },
+        {
+            "label": "Questionnaires returned (of those whose window has closed)",
+            "value": rate_of(pooled["completed"], pooled["closed"]),
+            "href": "#cohorts",
+        },
+    ]
+    headline = [
+        r
+        for r in page["comparison"]
+        if (r["code"], r["scale"]) == HEADLINE and r["timepoint"] == "week52"
+    ]
+    for row in headline:
+        for prog in row["programmes"]:
+            base = ("comparison", prog["key"], *HEADLINE, "week52")
+
+            def shown(field, value, base=base):
+                return suppression.shown(value, (*base, field), hidden)
+
+            items.append(
+                _primary_item(prog["result"], shown, f"{prog['name']}, to week 52", "#comparison")
+            )
+    for prog in page["service_use"]:
+        items.append(_service_use_item(prog["periods"], lambda p: p["rates_hidden"], prog["name"]))
+    return items
+
+
+def cohort_summary(data: dict) -> list[dict]:
+    """The cohort dashboard's headline figures, each linking to its section."""
+    people = [p for p in data["people"] if p.status in STARTED]
+    engaged = sum(
+        1 for p in people if p.status in (Enrolment.Status.ACTIVE, Enrolment.Status.COMPLETED)
+    )
+    closed = [r for r in data["completion"] if r["rate"] is not None]
+    latest = closed[-1] if closed else None
+    items = [
+        {"label": "People who started", "value": len(people), "href": "#retention"},
+        {"label": "Still taking part or completed", "value": engaged, "href": "#retention"},
+        {
+            "label": "Attendance (sessions attended of those recorded)",
+            "value": _pct(data["attendance"]["overall_rate"]),
+            "href": "#attendance",
+        },
+        {
+            "label": (
+                f"Questionnaires returned at {latest['timepoint']['name']}"
+                if latest
+                else "Questionnaires returned"
+            ),
+            "value": _pct(latest["rate"]) if latest else "none due yet",
+            "href": "#completion",
+        },
+    ]
+    primary = [
+        c for c in data["changes"] if (c["code"], c["scale"]) == HEADLINE and c["result"].enough
+    ]
+    if primary:
+        last = primary[-1]
+        items.append(
+            _primary_item(
+                last["result"],
+                lambda _f, v: v,
+                f"baseline to {last['timepoint']['name']}",
+                "#change",
+            )
+        )
+    else:
+        items.append(
+            {
+                "label": f"Reliable change on {scale_label(*HEADLINE)}",
+                "value": "not enough data",
+                "href": "#change",
+            }
+        )
+    items.append(
+        _service_use_item(data["service_use"]["periods"], lambda p: p["people"] < 1, "this cohort")
+    )
+    return items
+
+
+def suppression_sheet(page: dict) -> suppression.Sheet:
+    """Every count the service page shows, and the sums a reader knows tie them together."""
+    sheet = suppression.Sheet()
+    started: dict[str, list] = defaultdict(list)
+    headline_ns: dict[str, list] = defaultdict(list)
+    for c in page["cohorts"]:
+        key = ("cohort", c["id"])
+        parts = [sheet.add((*key, f), c[f]) for f in ("active", "completed", "left")]
+        sheet.equal([sheet.add((*key, "started"), c["started"])], parts)
+        started[c["programme__key"]].append((*key, "started"))
+        # Hidden last: its mean change goes with it.
+        headline_ns[c["programme__key"]].append(sheet.add((*key, "n"), c["headline"].n, cost=5))
+    everyone = [k for keys in started.values() for k in keys]
+    sheet.equal(
+        [sheet.add(("summary", "started"), sum(c["started"] for c in page["cohorts"]))], everyone
+    )
+    sheet.equal(
+        [
+            sheet.add(
+                ("summary", "engaged"), sum(c["active"] + c["completed"] for c in page["cohorts"])
+            )
+        ],
+        [("cohort", c["id"], f) for c in page["cohorts"] for f in ("active", "completed")],
+    )
+    headline = ".".join(HEADLINE)
+    for row in page["comparison"]:
+        for prog in row["programmes"]:
+            result = prog["result"]
+            base = ("comparison", prog["key"], row["code"], row["scale"], row["timepoint"])
+            n = sheet.add((*base, "n"), result.n, cost=10)
+            reasons = [sheet.add((*base, "lo", why), k) for why, k in result.left_out.items()]
+            sheet.equal([n, *reasons], started[prog["key"]])
+            if result.enough and result.categories:
+                sheet.equal([sheet.add((*base, k), v) for k, v in result.categories.items()], [n])
+            if result.enough:
+                sheet.add((*base, "recovered"), result.recovered)
+                sheet.add((*base, "reliable_recovery"), result.reliable_recovery)
+            if f"{row['code']}.{row['scale']}" == headline and row["timepoint"] == "week52":
+                sheet.equal([n], headline_ns[prog["key"]])
+    for prog in page["service_use"]:
+        for period in prog["periods"]:
+            base = ("service_use", prog["key"], period["key"])
+            sheet.equal(
+                [
+                    sheet.add((*base, "people"), period["people"], cost=3),
+                    sheet.add((*base, "left_out"), period["left_out"]),
+                ],
+                started[prog["key"]],
+            )
+    for prog in page["occupation"]:
+        for tp in prog["timepoints"]:
+            base = ("occupation", prog["key"], tp["key"])
+            sheet.equal(
+                [
+                    sheet.add((*base, "answered"), tp["answered"], cost=3),
+                    sheet.add((*base, "left_out"), tp["left_out"]),
+                ],
+                started[prog["key"]],
+            )
+            for flag, count in tp["counts"].items():
+                sheet.add((*base, flag), count)
+    return sheet
+
+
+def _suppress(page: dict) -> set:
+    """Hide what suppression.Sheet.protect says, and every figure worked out from it."""
+    hidden = suppression_sheet(page).protect()
+    hide = suppression.shown
+    for c in page["cohorts"]:
+        key = ("cohort", c["id"])
+        c["shown"] = {
+            f: hide(c[f], (*key, f), hidden) for f in ("started", "active", "completed", "left")
+        }
+        c["shown"]["n"] = hide(c["headline"].n, (*key, "n"), hidden)
+        # Rates are shown only where the cohort's size is: a rate of a hidden count is hidden.
+        c["rates_hidden"] = (*key, "started") in hidden
+        c["headline_hidden"] = (*key, "n") in hidden
+    for row in page["comparison"]:
+        for prog in row["programmes"]:
+            base = ("comparison", prog["key"], row["code"], row["scale"], row["timepoint"])
+
+            def show(field, value, base=base):
+                wanted = (*base, *field) if isinstance(field, tuple) else (*base, field)
+                return hide(value, wanted, hidden)
+
+            prog["cells"] = change_cells(prog["result"], min_n=stats.MIN_PAIRED, show=show)
+            prog["n_hidden"] = (*base, "n") in hidden
+            prog["improvement_d"] = (
+                None if prog["n_hidden"] else improvement(prog["result"].d, row["higher_is"])
+            )
+    for prog in page["service_use"]:
+        for period in prog["periods"]:
+            base = ("service_use", prog["key"], period["key"])
+            period["shown_people"] = hide(period["people"], (*base, "people"), hidden)
+            period["shown_left_out"] = hide(period["left_out"], (*base, "left_out"), hidden)
+            period["rates_hidden"] = (*base, "people") in hidden
+    for prog in page["occupation"]:
+        for tp in prog["timepoints"]:
+            base = ("occupation", prog["key"], tp["key"])
+            tp["shown_answered"] = hide(tp["answered"], (*base, "answered"), hidden)
+            tp["shown_left_out"] = hide(tp["left_out"], (*base, "left_out"), hidden)
+            tp["shown_shares"] = {
+                flag: (
+                    suppression.SUPPRESSED
+                    if (*base, flag) in hidden or (*base, "answered") in hidden
+                    else tp["shares"][flag]
+                )
+                for flag in tp["counts"]
+            }
+    return hidden
+
+
+COMPARISON_TIMEPOINTS = (
+    ("week12", "end of preparation (week 12)"),
+    ("week32", "mid trauma group (week 32)"),
+    ("week52", "end of programme (week 52)"),
+    ("week104", "12-month follow-up (week 104)"),
+)
+
+
+def _comparison_row(
+    code, scale, timepoint, programmes, programme_names, found, baseline_n, started, sds
+) -> dict:
+    """One measure at one timepoint, each arm's paired change from baseline."""
+    tp_key, tp_name = timepoint
+    row = {
+        "code": code,
+        "scale": scale,
+        "label": scale_label(code, scale),
+        "timepoint": tp_key,
+        "timepoint_name": tp_name,
+        "order": [k for k, _n in COMPARISON_TIMEPOINTS].index(tp_key),
+        "higher_is": get_instrument(code).scale(scale).higher_is,
+        "programmes": [],
+    }
+    for key in programmes:
+        pairs = found.get((key, code, scale), [])
+        with_baseline = baseline_n.get((key, code, scale), 0)
+        left_out = {
+            "no baseline score": started[key] - with_baseline,
+            (
+                "no end-of-programme score" if tp_key == "week52" else f"no score at {tp_name}"
+            ): with_baseline - len(pairs),
+        }
+        result = stats.paired_change(
+            code,
+            scale,
+            pairs,
+            left_out={k: v for k, v in left_out.items() if v},
+            **own_sd(sds, code, scale),
+        )
+        row["programmes"].append({"key": key, "name": programme_names[key], "result": result})
+    return row
 
 
 def _totals_service_use(programme: str, totals: dict, started: int) -> dict:
@@ -946,66 +1222,3 @@ def _instrument_order(cs: tuple[str, str]) -> tuple[int, int]:
     code, scale = cs
     position = _INSTRUMENT_ORDER.index(code) if code in _INSTRUMENT_ORDER else 99
     return (position, get_instrument(code).scale_keys.index(scale))
-
-
-# --------------------------------------------------------------------------- exports
-
-
-def export_scores(enrolments_qs):
-    return (
-        Score.objects.filter(
-            administration__enrolment__in=enrolments_qs,
-            administration__status=Administration.Status.COMPLETED,
-        )
-        .values_list(
-            "administration__enrolment__participant_id",
-            "administration__enrolment__cohort__name",
-            "administration__enrolment__cohort__programme__key",
-            "administration__timepoint__key",
-            "administration__timepoint__week",
-            "administration__completed_at",
-            "administration__instrument_code",
-            "scale",
-            "value",
-            "band",
-            "not_scored_reason",
-        )
-        .order_by(
-            "administration__enrolment__cohort__start_date",
-            "administration__enrolment_id",
-            "administration__timepoint__week",
-            "administration__instrument_code",
-            "scale",
-        )
-    )
-
-
-def export_attendance(enrolments_qs):
-    return (
-        Attendance.objects.filter(enrolment__in=enrolments_qs)
-        .values_list(
-            "enrolment__participant_id",
-            "session__cohort__name",
-            "session__number",
-            "session__week",
-            "session__date",
-            "session__phase__name",
-            "session__status",
-            "status",
-        )
-        .order_by("session__cohort__start_date", "enrolment_id", "session__number")
-    )
-
-
-def export_people(enrolments_qs) -> dict[int, dict]:
-    return {
-        row["participant_id"]: row
-        for row in enrolments_qs.values(
-            "participant_id",
-            "participant__reference",
-            "participant__given_name",
-            "participant__family_name",
-            "participant__date_of_birth",
-            "participant__nhs_number",
-        )
-    }

@@ -5,11 +5,13 @@ Conventions, shown on the pages:
 - Change is after minus before. The paired effect size is Cohen's d_z: mean change / SD of
   the changes. Its 95% CI uses the usual large-sample standard error
   SE(d_z) = sqrt(1/n + d_z^2 / (2n)) with z = 1.959964 (an approximation; say so).
-- Reliable change, recovery and reliable recovery come only from measures.change.classify.
+- Reliable change and reliable recovery come only from measures.change.classify, with the
+  SD rci_basis chooses (the service's own baseline SD from 20 baseline scores up, else the
+  published one); recovery needs only the scale's cut-off.
 - Association between two measures: Pearson's r, its 95% CI from Fisher's z transform
   (atanh(r) +/- z / sqrt(n - 3)); it describes association, never cause.
 - Below MIN_PAIRED people a figure is "not enough data", never a number.
-- On service-level views a count below SUPPRESS_BELOW is shown as "fewer than 5".
+- On the service page, counts are suppressed by dashboards.suppression.
 """
 
 from __future__ import annotations
@@ -19,63 +21,34 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from scipy import stats as scipy_stats
+
 from measures.change import (
     NO_RELIABLE_CHANGE,
     RELIABLE_DETERIORATION,
     RELIABLE_IMPROVEMENT,
     classify,
+    rci,
 )
 from measures.definitions import get_instrument
 
-Z_95 = 1.959964
+# The normal distribution's 97.5th centile, 1.959964 to six places.
+Z_95 = float(scipy_stats.norm.ppf(0.975))
 MIN_PAIRED = 5
-SUPPRESS_BELOW = 5
+# A computed RCI uses the service's own baseline SD from this many baseline scores up.
+MIN_BASELINE_FOR_OWN_SD = 20
 NOT_ENOUGH_DATA = "not enough data"
-FEWER_THAN_5 = "fewer than 5"
 
 
 # --------------------------------------------------------------------------- Student's t
 
 
-def t_two_sided_probability(t: float, df: int) -> float:
-    """P(|T| < t) for Student's t with integer df: the exact finite series of
-    Abramowitz and Stegun 26.7.3 (odd df) and 26.7.4 (even df)."""
-    if df < 1 or int(df) != df:
-        raise ValueError(f"df must be a whole number of 1 or more, not {df!r}")
-    if t <= 0:
-        return 0.0
-    theta = math.atan(t / math.sqrt(df))
-    s, c = math.sin(theta), math.cos(theta)
-    if df % 2 == 1:
-        if df == 1:
-            return 2 * theta / math.pi
-        term, total = c, c
-        for k in range(2, df - 1, 2):
-            term *= c * c * k / (k + 1)
-            total += term
-        return 2 / math.pi * (theta + s * total)
-    term, total = 1.0, 1.0
-    for k in range(2, df, 2):
-        term *= c * c * (k - 1) / k
-        total += term
-    return s * total
-
-
 @functools.cache
 def t_quantile_975(df: int) -> float:
-    """The t value with 2.5% in each tail (t(0.975, df)), by bisection on the exact CDF."""
-    low, high = 0.0, 1.0
-    while t_two_sided_probability(high, df) < 0.95:
-        high *= 2
-    for _ in range(200):
-        middle = (low + high) / 2
-        if t_two_sided_probability(middle, df) < 0.95:
-            low = middle
-        else:
-            high = middle
-        if high - low < 1e-12:
-            break
-    return (low + high) / 2
+    """The t value with 2.5% in each tail (t(0.975, df)), from SciPy's Student's t."""
+    if df < 1:
+        raise ValueError(f"df must be 1 or more, not {df!r}")
+    return float(scipy_stats.t.ppf(0.975, df))
 
 
 # --------------------------------------------------------------------------- summaries
@@ -210,10 +183,74 @@ def _classify(code: str, scale: str, before: float, after: float, sd: float | No
     return classify(code, scale, before=before, after=after, sd=sd)
 
 
-def needs_baseline_sd(code: str, scale: str) -> bool:
-    """True where the scale's RCI is computed and its definition records no norm SD."""
+def uses_baseline_sd(code: str, scale: str) -> bool:
+    """True where the scale's RCI is computed from a baseline SD (MEASURES.md "computed")."""
     definition = get_instrument(code).scale(scale).rci
-    return definition is not None and definition.computed and definition.norm_sd is None
+    return definition is not None and definition.computed
+
+
+@dataclass(frozen=True)
+class RciBasis:
+    """Which SD and reliability a scale's reliable change index comes from, in words.
+
+    `sd` is what classify is given: the service's own baseline SD where it has at least
+    MIN_BASELINE_FOR_OWN_SD baseline scores, else None (the published SD recorded in the
+    definition, where there is one). `rci` is None where no index can be reached.
+    """
+
+    sd: float | None
+    rci: float | None
+    text: str
+
+
+def _unverified(code: str, scale: str, field_name: str) -> str:
+    verified = get_instrument(code).is_verified(f"scales.{scale}.rci.{field_name}")
+    return "" if verified else " (unverified)"
+
+
+@functools.lru_cache(maxsize=4096)
+def rci_basis(code: str, scale: str, own_sd: float | None, own_n: int) -> RciBasis:
+    """The one rule for a scale's RCI (MEASURES.md, "Change"), with the words to show it.
+
+    Fixed RCIs are used as published. A computed RCI takes the service's own baseline SD
+    when the service has at least 20 baseline scores for the scale, else the published SD
+    named in the definition's source; with neither, or with no reliability, there is none.
+    """
+    definition = get_instrument(code).scale(scale).rci
+    if definition is None:
+        return RciBasis(None, None, "no reliable change index is defined for this scale")
+    if not definition.computed:
+        return RciBasis(
+            None, float(definition.value), f"fixed at {definition.value:g} ({definition.source})"
+        )
+    if definition.reliability is None:
+        return RciBasis(
+            None, None, "no reliable change index: no published reliability is recorded"
+        )
+    reliability = (
+        f"reliability {definition.reliability:g}"
+        f"{_unverified(code, scale, 'reliability')} ({definition.source})"
+    )
+    if own_sd is not None and own_n >= MIN_BASELINE_FOR_OWN_SD:
+        value = rci(own_sd, definition.reliability)
+        return RciBasis(
+            own_sd,
+            value,
+            f"{value:.2f}, from this service's own baseline SD {own_sd:.2f} "
+            f"({own_n} baseline scores) and {reliability}",
+        )
+    fewer = f"this service has {own_n} baseline scores, fewer than {MIN_BASELINE_FOR_OWN_SD}"
+    if definition.norm_sd is None:
+        return RciBasis(
+            None, None, f"no reliable change index: {fewer}, and no published SD is recorded"
+        )
+    value = rci(definition.norm_sd, definition.reliability)
+    return RciBasis(
+        None,
+        value,
+        f"{value:.2f}, from the published SD {definition.norm_sd:g}"
+        f"{_unverified(code, scale, 'norm_sd')} ({fewer}) and {reliability}",
+    )
 
 
 def paired_change(
@@ -223,14 +260,18 @@ def paired_change(
     *,
     left_out: dict[str, int] | None = None,
     baseline_sd: float | None = None,
+    baseline_n: int = 0,
     min_n: int = MIN_PAIRED,
 ) -> PairedChange:
     """Summarise (before, after) pairs. `left_out` says who is missing and why.
 
-    `baseline_sd` is the service's own baseline SD, used only where the scale's RCI is
-    computed from it (MEASURES.md "others"); fixed RCIs and recorded norms are left alone.
+    `baseline_sd` and `baseline_n` are the service's own baseline SD for the scale and how
+    many baseline scores it comes from; rci_basis decides whether they are used.
+    Recovery needs only a cut-off, so it is counted even where no RCI can be reached.
     """
     result = PairedChange(code=code, scale=scale, n=len(pairs), left_out=dict(left_out or {}))
+    basis = rci_basis(code, scale, baseline_sd, baseline_n)
+    result.rci_basis = basis.text
     if len(pairs) < min_n:
         return result
     changes = [after - before for before, after in pairs]
@@ -240,20 +281,22 @@ def paired_change(
     if summary.sd:
         result.d, result.d_low, result.d_high = effect_size_dz(summary.mean, summary.sd, len(pairs))
 
-    sd = baseline_sd if needs_baseline_sd(code, scale) else None
-    try:
-        classified = [_classify(code, scale, float(b), float(a), sd) for b, a in pairs]
-    except ValueError as error:
-        # No RCI can be reached (e.g. no reliability recorded): counts are not shown.
-        result.rci_missing = str(error)
+    definition = get_instrument(code).scale(scale)
+    if definition.cutoff is not None:
+        result.cases_at_baseline = sum(1 for b, _a in pairs if definition.is_case(b))
+        result.recovered = sum(
+            1 for b, a in pairs if definition.is_case(b) and not definition.is_case(a)
+        )
+    if basis.rci is None:
+        # No RCI can be reached: reliable change (and so reliable recovery) is not shown.
+        result.rci_missing = basis.text
         return result
-    result.rci, result.rci_basis = classified[0].rci, classified[0].rci_basis
+    classified = [_classify(code, scale, float(b), float(a), basis.sd) for b, a in pairs]
+    result.rci = classified[0].rci
     result.categories = {RELIABLE_IMPROVEMENT: 0, NO_RELIABLE_CHANGE: 0, RELIABLE_DETERIORATION: 0}
     for change in classified:
         result.categories[change.category] += 1
-    if classified[0].cutoff is not None:
-        result.cases_at_baseline = sum(1 for c in classified if c.case_before)
-        result.recovered = sum(1 for c in classified if c.recovered)
+    if definition.cutoff is not None:
         result.reliable_recovery = sum(1 for c in classified if c.reliable_recovery)
     return result
 
@@ -269,10 +312,3 @@ def rate_per_person_year(events: float, person_years: float) -> float | None:
 
 def share(count: int, total: int) -> float | None:
     return None if total <= 0 else count / total
-
-
-def suppress(count: int | None) -> int | str | None:
-    """A count as shown on a service-level view: below 5 it is "fewer than 5"."""
-    if count is None:
-        return None
-    return FEWER_THAN_5 if count < SUPPRESS_BELOW else count

@@ -19,28 +19,35 @@ def number(value, places: int = 2) -> str:
     return "–" if value is None else f"{value:.{places}f}"
 
 
-def count(value, small: bool):
-    return stats.suppress(value) if small else value
+def _plain(_field, value):
+    return value
 
 
-def left_out(reasons: dict, small: bool) -> str:
+def left_out(reasons: dict, show=_plain) -> str:
     if not reasons:
         return "none"
-    if small:
-        return "; ".join(f"{stats.suppress(n)}: {why}" for why, n in sorted(reasons.items()))
-    return "; ".join(f"{n} {why}" for why, n in sorted(reasons.items()))
+    if show is _plain:
+        return "; ".join(f"{n} {why}" for why, n in sorted(reasons.items()))
+    return "; ".join(f"{show(('lo', why), n)}: {why}" for why, n in sorted(reasons.items()))
 
 
-def change_cells(result: stats.PairedChange, *, small: bool, min_n: int) -> list[tuple]:
-    """(text, colspan) for the columns of _change_head.html."""
-    if not result.enough:
-        return [
-            (count(result.n, small), 1),
-            (f"not enough data (fewer than {min_n} people with both scores)", 8),
-            (left_out(result.left_out, small), 1),
-        ]
+def change_cells(result: stats.PairedChange, *, min_n: int, show=_plain) -> list[tuple]:
+    """(text, colspan) for the columns of _change_head.html.
+
+    `show(field, value)` gives each count as the page shows it: on the service page, the
+    number or the suppression marker (dashboards.suppression); fields are "n", the
+    categories' keys, "recovered", "reliable_recovery" and ("lo", reason).
+    """
+    n = show("n", result.n)
+    if not result.enough or n != result.n:
+        why = (
+            f"not enough data (fewer than {min_n} people with both scores)"
+            if not result.enough
+            else "not shown: the number of people is suppressed"
+        )
+        return [(n, 1), (why, 8), (left_out(result.left_out, show), 1)]
     cells = [
-        (result.n if not small else stats.suppress(result.n), 1),
+        (n, 1),
         (
             f"{number(result.mean_change)} ({number(result.ci_low)} to {number(result.ci_high)})",
             1,
@@ -53,22 +60,32 @@ def change_cells(result: stats.PairedChange, *, small: bool, min_n: int) -> list
             1,
         ),
     ]
+    recovered = "no cut-off" if result.recovered is None else show("recovered", result.recovered)
     if result.rci_missing:
-        cells.append(("No reliable change index for this scale", 5))
+        cells += [
+            ("no reliable change index (see the table of indices)", 3),
+            (recovered, 1),
+            ("no reliable change index", 1),
+        ]
     else:
         cells += [
-            (count(result.reliable_improvement, small), 1),
-            (count(result.no_reliable_change, small), 1),
-            (count(result.reliable_deterioration, small), 1),
-            ("no cut-off" if result.recovered is None else count(result.recovered, small), 1),
+            (show(key, result.categories[key]), 1)
+            for key in (
+                stats.RELIABLE_IMPROVEMENT,
+                stats.NO_RELIABLE_CHANGE,
+                stats.RELIABLE_DETERIORATION,
+            )
+        ]
+        cells += [
+            (recovered, 1),
             (
                 "no cut-off"
                 if result.reliable_recovery is None
-                else count(result.reliable_recovery, small),
+                else show("reliable_recovery", result.reliable_recovery),
                 1,
             ),
         ]
-    cells.append((left_out(result.left_out, small), 1))
+    cells.append((left_out(result.left_out, show), 1))
     return cells
 
 

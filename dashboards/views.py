@@ -11,11 +11,11 @@ def home(request):
     from accounts.scope import Can, service_ids
     from measures.huddle import session_huddles
     from programmes.models import GroupSession
-    from programmes.selectors import cohorts_for
+    from programmes.selectors import home_cohorts
 
     cohorts = []
     if service_ids(request.user, Can.VIEW_CLINICAL):
-        cohorts = [c for c in cohorts_for(request.user) if c.next_session_date or c.open_enrolments]
+        cohorts = list(home_cohorts(request.user))
         sessions = list(
             GroupSession.objects.filter(
                 pk__in=[c.next_session_id for c in cohorts if c.next_session_id]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from django.db.models import F, Q
 
-from dashboards import selectors
+from dashboards import pages, selectors
 from dashboards.figures import current_versions, start_of_today
-from dashboards.service_views import service_figures_html
+from dashboards.pages import service_figures_html
 from programmes.models import Cohort
 
 UNFILTERED = {"programme": None, "year": None, "status": None}
@@ -37,5 +37,5 @@ def refresh_stale() -> dict[str, int]:
         service_figures_html(service_id, UNFILTERED)
     for cohort in stale:
         for view in selectors.VIEWS:
-            selectors.cohort_dashboard(cohort, show_names=False, view=view)
+            pages.cohort_dashboard(cohort, show_names=False, view=view)
     return {"services": len({c.service_id for c in stale}), "cohorts": len(stale)}

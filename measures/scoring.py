@@ -65,7 +65,10 @@ def score(instrument: str | Instrument, answers: Mapping[int, Answer]) -> ScoreR
             not_scored[scale.key] = outcome.reason
         else:
             scales[scale.key] = _round(outcome.value)
-            band = scale.band_for(outcome.value)
+            # Bands are defined on the scale's whole range: a score over fewer items (some
+            # "not applicable", e.g. WSAS item 1 on a 0-32 total) is reported without one.
+            partial = any(clean[n] == NOT_APPLICABLE for n in scale.items)
+            band = None if partial else scale.band_for(outcome.value)
             bands[scale.key] = band.key if band else None
         if outcome.note:
             notes[scale.key] = outcome.note

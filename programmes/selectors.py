@@ -4,7 +4,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.scope import Can, scoped
@@ -125,6 +125,17 @@ def cohorts_for(user, *, can: Can = Can.VIEW_CLINICAL) -> QuerySet:
         )
         .order_by("-start_date", "name")
     )
+
+
+def home_cohorts(user) -> QuerySet:
+    """cohorts_for, only those with a session to come or someone enrolled and not ended:
+    filtered in the database, so the home page reads the few it lists, not every cohort."""
+    today = timezone.localdate()
+    upcoming = GroupSession.objects.filter(cohort=OuterRef("pk"), date__gte=today).exclude(
+        status=GroupSession.Status.CANCELLED
+    )
+    open_ = Enrolment.objects.filter(cohort=OuterRef("pk"), status__in=Enrolment.OPEN_STATUSES)
+    return cohorts_for(user).filter(Exists(upcoming) | Exists(open_))
 
 
 def cohort_stage(cohort: Cohort, phases: list[Phase], today: datetime.date | None = None) -> str:

@@ -76,4 +76,10 @@ def _check_pages(who, user, cohort, service, live_server, new_page, screenshot, 
         assert drawn == page.locator("canvas").count() > 0
         assert page.locator("table caption").count() >= page.locator("canvas").count()
         assert errors == []
+        # The sections added for the corrected figures: the headline summary (each link
+        # reaching its section) and which SD each measure's reliable change index uses.
+        assert page.locator("#summary table tbody tr").count() >= 5
+        for href in page.locator("#summary a").evaluate_all("l => l.map(a => a.hash)"):
+            assert page.locator(href).count() == 1
+        assert page.locator("#rci-basis table tbody tr").count() >= 1
         assert_accessible(page)

@@ -7,7 +7,8 @@ import time_machine
 from auditlog.models import LogEntry
 from django.urls import reverse
 
-from tests.dashboards.builders import make_cohort, populate
+from programmes.models import Enrolment
+from tests.dashboards.builders import enrol, make_cohort, populate
 
 TODAY = datetime.datetime(2025, 6, 2, 12, 0, tzinfo=datetime.UTC)
 pytestmark = pytest.mark.django_db
@@ -65,18 +66,38 @@ def test_service_dashboard_sends_anonymous_visitors_to_sign_in(service, persona_
 
 
 @time_machine.travel(TODAY, tick=False)
-def test_managers_see_small_counts_as_fewer_than_5_and_no_names(
+def test_managers_see_small_counts_suppressed_and_no_names(
     service, cohort, manager, persona_client
 ):
     response = persona_client(manager).get(reverse("dashboards:service", args=[service.pk]))
     page = response.content.decode()
     # Three people in the only cohort: every count is below 5, and so are the cohort's
     # attendance and completion rates, which would say too much about so few people.
-    assert "fewer than 5" in page
-    assert "<td>fewer than 5 people</td><td>fewer than 5 people</td>" in page
+    assert "<td>suppressed</td><td>suppressed</td>" in page
     assert "%</td>" not in page
     names = cohort.enrolments.values_list("participant__family_name", flat=True)
     assert not any(f">{name}<" in page or f" {name}<" in page for name in names)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_small_count_cannot_be_worked_out_by_subtraction_on_the_service_page(
+    service, manager, persona_client
+):
+    # Started 10, active 7, completed 2, left early 1. Hiding only the 2 and the 1 would
+    # leave them adding up to 10 - 7 = 3; a third count goes with them.
+    cohort = make_cohort(service, sessions=6, name="Subtraction")
+    for _ in range(7):
+        enrol(cohort)
+    for _ in range(2):
+        enrol(cohort, status=Enrolment.Status.COMPLETED, ended_on=cohort.week_date(5))
+    enrol(cohort, status=Enrolment.Status.WITHDRAWN, ended_on=cohort.week_date(3))
+    page = persona_client(manager).get(reverse("dashboards:service", args=[service.pk]))
+    row = next(c for c in page.context["d"]["cohorts"] if c["name"] == "Subtraction")
+    shown = [row["shown"][f] for f in ("started", "active", "completed", "left")]
+    assert shown.count("suppressed") >= 3
+    assert (row["shown"]["completed"], row["shown"]["left"]) == ("suppressed", "suppressed")
+    html = page.content.decode()
+    assert "<td>2</td><td>1</td>" not in html
 
 
 @time_machine.travel(TODAY, tick=False)

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from dashboards import selectors
+from dashboards import pages, selectors
 from programmes.models import Enrolment
 from tests.dashboards.builders import enrol, make_cohort, mark, score
 
@@ -69,7 +69,7 @@ def _change(data, code, scale, tp_key):
 @time_machine.travel(TODAY, tick=False)
 def test_baseline_mean_and_ci_by_hand(worked_cohort):
     cohort, _ = worked_cohort
-    data = selectors.cohort_dashboard(cohort, show_names=True)
+    data = pages.cohort_dashboard(cohort, show_names=True)
     core10 = next(m for m in data["means"] if (m["code"], m["scale"]) == ("core10", "total"))
     baseline = core10["cells"][0]
     # Scored at baseline: 20, 12, 25, 19, 14, 20, 16 (P10 is referred, P8 not scored, P7
@@ -85,7 +85,7 @@ def test_baseline_mean_and_ci_by_hand(worked_cohort):
 @time_machine.travel(TODAY, tick=False)
 def test_completers_change_by_hand(worked_cohort):
     cohort, _ = worked_cohort
-    data = selectors.cohort_dashboard(cohort, show_names=True, view=selectors.COMPLETERS)
+    data = pages.cohort_dashboard(cohort, show_names=True, view=selectors.COMPLETERS)
     result = _change(data, "core10", "total", "week52")
     # Pairs P1-P6: changes -8, -4, -10, -9, +6, -11; mean -6, SD 6.356099, d_z -0.943975
     # (see test_stats for the arithmetic). RCI 6, case at 11: 4 reliable improvements
@@ -110,7 +110,7 @@ def test_completers_change_by_hand(worked_cohort):
 @time_machine.travel(TODAY, tick=False)
 def test_intention_to_treat_carries_the_last_observation_forward(worked_cohort):
     cohort, _ = worked_cohort
-    data = selectors.cohort_dashboard(cohort, show_names=True, view=selectors.ITT)
+    data = pages.cohort_dashboard(cohort, show_names=True, view=selectors.ITT)
     result = _change(data, "core10", "total", "week52")
     # P9's week-12 score 13 is carried forward: change 13 - 16 = -3. Changes -8, -4, -10,
     # -9, +6, -11, -3 sum to -39, n 7, mean -5.571429. Sum of squares 64+16+100+81+36+121+9
@@ -129,7 +129,7 @@ def test_intention_to_treat_carries_the_last_observation_forward(worked_cohort):
 @time_machine.travel(TODAY, tick=False)
 def test_attendance_retention_and_leaving_reasons(worked_cohort):
     cohort, _ = worked_cohort
-    data = selectors.cohort_dashboard(cohort, show_names=True)
+    data = pages.cohort_dashboard(cohort, show_names=True)
     peg = data["attendance"]["phases"][0]
     # Seven places recorded on five registers; attended: P1 present, late, left early and
     # P2 present twice = 5.
@@ -182,7 +182,7 @@ def test_sessions_attended_against_change_with_its_correlation(
     r = -2 / sqrt(53/6 x 202) = -0.0473; Fisher z -0.0474 +/- 1.959964 / sqrt(3).
     """
     cohort, _ = worked_cohort
-    scatter = selectors.cohort_dashboard(cohort, show_names=True)["scatter"]
+    scatter = pages.cohort_dashboard(cohort, show_names=True)["scatter"]
     assert {(p["label"], p["attended"], p["change"]) for p in scatter["points"]} == {
         ("Person1 Example", 3, -8),
         ("Person2 Example", 2, -4),
@@ -200,3 +200,26 @@ def test_sessions_attended_against_change_with_its_correlation(
     text = page.content.decode()
     assert "r = -0.05</strong> (95% CI -0.83 to 0.79)" in text
     assert "an association, not evidence that the sessions caused the change" in text
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_the_summary_gives_the_headline_figures_with_links_to_their_sections(
+    worked_cohort, clinician, persona_client
+):
+    cohort, _people = worked_cohort
+    response = persona_client(clinician).get(reverse("dashboards:cohort", args=[cohort.pk]))
+    data = pages.cohort_dashboard(cohort, show_names=True)
+    summary = {item["label"]: item for item in data["summary"]}
+    assert summary["People who started"]["value"] == 9  # P10 was referred, never started
+    assert summary["Still taking part or completed"]["value"] == 8  # P9 withdrew
+    # Registers: P1 3 attended of 5 (present, late, left early), P2 2 of 2: 5 of 7.
+    assert summary["Attendance (sessions attended of those recorded)"]["value"] == "71%"
+    # CORE-10 to week 52: 4 reliable improvements, 1 deterioration of 6 (worked by hand in
+    # test_paired_change_worked_by_hand_for_core10).
+    primary = summary["Reliable change on CORE-10 (baseline to End of programme)"]
+    assert primary["value"] == "4 of 6 improved reliably; 1 deteriorated reliably"
+    assert primary["href"] == "#change"
+    html = response.content.decode()
+    assert html.index('id="summary"') < html.index('id="attendance"')
+    for item in summary.values():
+        assert f'id="{item["href"][1:]}"' in html  # every link has its section

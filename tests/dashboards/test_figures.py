@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from dashboards import figures, freshness, selectors, tasks, warm
+from dashboards import figures, freshness, pages, selectors, tasks, warm
 from dashboards.models import CohortFigures
 from measures.models import Administration, Score
 from measures.services import administration_enter, administrations_expire
@@ -168,7 +168,8 @@ def test_pooled_baseline_sd_equals_the_sd_of_every_baseline_score(service, other
     )
     assert len(values) == 12
     sds = figures.service_baseline_sds(service.pk)
-    assert sds[("fscrs", "inadequate_self")] == pytest.approx(statistics.stdev(values))
+    sd, n = sds[("fscrs", "inadequate_self")]
+    assert (sd, n) == (pytest.approx(statistics.stdev(values)), 12)
     assert ("core10", "total") not in sds  # CORE-10's RCI is fixed, not computed
 
 
@@ -197,13 +198,17 @@ def test_two_cohorts_pool_exactly_into_the_programme_comparison(service, worked_
     mark(copy, e, ["present"])
 
     data = selectors.service_dashboard(service.pk)
-    row = next(r for r in data["comparison"] if (r["code"], r["scale"]) == ("core10", "total"))
+    row = next(
+        r
+        for r in data["comparison"]
+        if (r["code"], r["scale"], r["timepoint"]) == ("core10", "total", "week52")
+    )
     pooled = row["programmes"][0]["result"]
     assert pooled.n == 12
     assert pooled.mean_change == pytest.approx(-6.0)
     assert pooled.sd_change == pytest.approx((404 / 11) ** 0.5)
     assert pooled.left_out == {"no baseline score": 4, "no end-of-programme score": 2}
-    single = selectors.cohort_dashboard(cohort, show_names=False)
+    single = pages.cohort_dashboard(cohort, show_names=False)
     one = next(
         c["result"]
         for c in single["changes"]
@@ -212,6 +217,16 @@ def test_two_cohorts_pool_exactly_into_the_programme_comparison(service, worked_
     assert pooled.categories == {k: 2 * v for k, v in one.categories.items()}
     assert pooled.recovered == 2 * one.recovered
     assert [c["started"] for c in data["cohorts"]] == [9, 9]
+    summary = {item["label"]: item["value"] for item in data["summary"]}
+    assert summary["People who started"] == 18
+    # 16 of 18 would show that the two who left (one per cohort, each hidden) add up to 2,
+    # so 1 each: the 16 is suppressed with them.
+    assert summary["Still taking part or completed"] == "suppressed"
+    # Pooled CORE-10 to week 52: 8 reliable improvements, 2 with no reliable change and 2
+    # deteriorations, of 12. The two 2s would be known to add up to 4 (so each 1-3) beside
+    # the 8 and the 12, so the 8 is hidden too.
+    primary = next(v for k, v in summary.items() if k.startswith("Reliable change on CORE-10"))
+    assert primary == "suppressed of 12 improved reliably; suppressed deteriorated reliably"
 
 
 class _RecordingCache:
@@ -236,8 +251,8 @@ def test_the_cohort_dashboard_shows_a_new_score_at_once_and_caches_no_names(
     monkeypatch,
 ):
     cohort, people = worked_cohort
-    recording = _RecordingCache(selectors.cache)
-    monkeypatch.setattr(selectors, "cache", recording)
+    recording = _RecordingCache(pages.cache)
+    monkeypatch.setattr(pages, "cache", recording)
     client = persona_client(clinician)
     url = reverse("dashboards:cohort", args=[cohort.pk])
 
@@ -347,3 +362,30 @@ def test_a_cancelled_session_shows_in_the_cached_register_at_once(
     after = client.get(url).content.decode()
     assert after.count('title="session cancelled"') == 1  # one row, one cancelled session
     assert "Canaryone Gridrow" in after
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_arms_are_compared_at_the_end_of_preparation_when_nobody_has_reached_week_52(service):
+    # Two mid-programme cohorts, one per arm: baseline and week 12 scores only.
+    #   CFGP: CORE-10 20->14, 18->12, 22->15, 16->13, 25->16: changes -6 -6 -7 -3 -9, mean -6.2
+    #   PEG:  CORE-10 20->18, 18->17, 22->22, 16->15, 25->21: changes -2 -1 0 -1 -4, mean -1.6
+    arms = {
+        "cfgp-52": [(20, 14), (18, 12), (22, 15), (16, 13), (25, 16)],
+        "peg-usual-care": [(20, 18), (18, 17), (22, 22), (16, 15), (25, 21)],
+    }
+    for key, pairs in arms.items():
+        cohort = make_cohort(service, key=key, sessions=2)
+        for before, after in pairs:
+            e = enrol(cohort)
+            score(e, "baseline", "core10", {"total": before})
+            score(e, "week12", "core10", {"total": after})
+    data = selectors.service_dashboard(service.pk)
+    rows = {(r["timepoint"], r["code"]): r for r in data["comparison"] if r["code"] == "core10"}
+    assert ("week12", "core10") in rows  # the end of preparation, which the data allows
+    week12 = {p["key"]: p["result"] for p in rows[("week12", "core10")]["programmes"]}
+    assert week12["cfgp-52"].mean_change == pytest.approx(-6.2)
+    assert week12["peg-usual-care"].mean_change == pytest.approx(-1.6)
+    assert ("week32", "core10") not in rows  # nobody has a week 32 score
+    week52 = {p["key"]: p["result"] for p in rows[("week52", "core10")]["programmes"]}
+    assert week52["cfgp-52"].n == 0
+    assert week52["cfgp-52"].left_out == {"no end-of-programme score": 5}

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from dashboards import figures, selectors, warm
+from dashboards import figures, pages, warm
 from programmes.models import Cohort, GroupSession
 from programmes.services import attendance_record
 from tests.dashboards.builders import START, enrol, make_cohort, mark
@@ -20,7 +20,7 @@ def _noon(day: datetime.date) -> datetime.datetime:
 
 
 def _held(cohort) -> dict[str, int]:
-    phases = selectors.cohort_dashboard(cohort, show_names=False)["attendance"]["phases"]
+    phases = pages.cohort_dashboard(cohort, show_names=False)["attendance"]["phases"]
     return {p["name"]: p["sessions"] for p in phases}
 
 
@@ -80,7 +80,7 @@ def test_marks_on_sessions_not_yet_held_do_not_count(service):
     person = enrol(cohort)
     mark(cohort, person, ["present", "dna", "present", "present"])
     with time_machine.travel(_noon(cohort.week_date(2) + datetime.timedelta(days=1)), tick=False):
-        data = selectors.cohort_dashboard(cohort, show_names=False)
+        data = pages.cohort_dashboard(cohort, show_names=False)
         peg = data["attendance"]["phases"][0]
         assert (peg["sessions"], peg["registers"], peg["recorded"], peg["attended"]) == (
             2,

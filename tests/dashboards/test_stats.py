@@ -25,9 +25,13 @@ def test_t_quantile_matches_published_tables(df, expected):
     assert stats.t_quantile_975(df) == pytest.approx(expected, abs=1e-4)
 
 
-def test_t_probability_rejects_a_fractional_df():
-    with pytest.raises(ValueError, match="whole number"):
-        stats.t_two_sided_probability(2.0, 2.5)
+def test_t_quantile_rejects_a_df_below_one():
+    with pytest.raises(ValueError, match="1 or more"):
+        stats.t_quantile_975(0)
+
+
+def test_the_normal_centile_is_the_published_one():
+    assert round(stats.Z_95, 6) == 1.959964
 
 
 def test_mean_ci_worked_by_hand():
@@ -90,14 +94,14 @@ def test_paired_change_below_five_pairs_gives_no_figures():
     assert result.mean_change is None and result.d is None and result.categories == {}
 
 
-def test_computed_rci_uses_the_services_baseline_sd():
+def test_computed_rci_uses_the_services_baseline_sd_from_20_baseline_scores():
     # FSCRS hated self: RCI computed from reliability 0.86 and the service's baseline SD.
     # With SD 4: RCI = 1.959964 x 4 x sqrt(2) x sqrt(0.14) = 4.1484 (to 4 places).
     # Changes -5, -5, -4, 0, +5: two reliable improvements, one deterioration, two not.
     expected_rci = 1.959964 * 4 * math.sqrt(2) * math.sqrt(1 - 0.86)
     assert expected_rci == pytest.approx(4.1484, abs=1e-4)
     pairs = [(15, 10), (12, 7), (14, 10), (9, 9), (8, 13)]
-    result = stats.paired_change("fscrs", "hated_self", pairs, baseline_sd=4.0)
+    result = stats.paired_change("fscrs", "hated_self", pairs, baseline_sd=4.0, baseline_n=20)
     assert result.rci == pytest.approx(expected_rci)
     assert (
         result.reliable_improvement,
@@ -105,21 +109,63 @@ def test_computed_rci_uses_the_services_baseline_sd():
         result.reliable_deterioration,
     ) == (2, 2, 1)
     assert result.recovered is None  # no published cut-off
+    assert "this service's own baseline SD 4.00 (20 baseline scores)" in result.rci_basis
 
 
-def test_scale_with_no_reliability_reports_why_counts_are_missing():
-    pairs = [(20, 10), (22, 12), (18, 10), (25, 20), (30, 21)]
-    result = stats.paired_change("wsas", "total", pairs, baseline_sd=5.0)
-    assert result.enough and result.mean_change == pytest.approx(-8.4)
-    assert result.categories == {}
-    assert "reliability" in result.rci_missing
+def test_below_20_baseline_scores_and_no_published_sd_there_is_no_rci():
+    pairs = [(15, 10), (12, 7), (14, 10), (9, 9), (8, 13)]
+    result = stats.paired_change("fscrs", "hated_self", pairs, baseline_sd=4.0, baseline_n=19)
+    assert result.enough and result.categories == {}
+    assert result.rci_missing == (
+        "no reliable change index: this service has 19 baseline scores, fewer than 20, "
+        "and no published SD is recorded"
+    )
 
 
-def test_rate_per_person_year_and_suppression():
+def test_dass21_uses_the_published_sd_below_20_and_the_services_own_from_20():
+    # DASS-21 depression: reliability 0.88, published SD 7.74 (Henry & Crawford 2005).
+    # Published: 1.959964 x 7.74 x sqrt(2) x sqrt(0.12) = 7.4318.
+    # Own SD 12 from 25 scores: 1.959964 x 12 x sqrt(2) x sqrt(0.12) = 11.5222.
+    # Pairs (30 -> 20) change -10 and (28 -> 20) -8: reliable with the published SD,
+    # not with the service's own; (10 -> 24) +14 deteriorates either way.
+    pairs = [(30, 20), (28, 20), (10, 24), (20, 20), (16, 14)]
+    published = stats.paired_change("dass21", "depression", pairs, baseline_sd=12.0, baseline_n=19)
+    assert published.rci == pytest.approx(7.4318, abs=1e-4)
+    assert published.reliable_improvement == 2 and published.reliable_deterioration == 1
+    assert "the published SD 7.74 (unverified)" in published.rci_basis
+    assert "this service has 19 baseline scores, fewer than 20" in published.rci_basis
+    own = stats.paired_change("dass21", "depression", pairs, baseline_sd=12.0, baseline_n=25)
+    assert own.rci == pytest.approx(11.5222, abs=1e-4)
+    assert own.reliable_improvement == 0 and own.reliable_deterioration == 1
+    assert "this service's own baseline SD 12.00 (25 baseline scores)" in own.rci_basis
+
+
+def test_wsas_shows_recovery_and_reliable_change_with_its_unverified_reliability():
+    # WSAS total: cut-off 10 (a case at 10 or more), test-retest r = 0.73 (unverified).
+    # Own SD 5 from 30 scores: RCI = 1.959964 x 5 x sqrt(2) x sqrt(0.27) = 7.2014.
+    # 20->10 (-10, reliable; case->case), 22->9 (-13, reliable; recovered),
+    # 18->11 (-7, not reliable), 25->20 (-5), 12->6 (-6; recovered, not reliably).
+    pairs = [(20, 10), (22, 9), (18, 11), (25, 20), (12, 6)]
+    result = stats.paired_change("wsas", "total", pairs, baseline_sd=5.0, baseline_n=30)
+    assert result.rci == pytest.approx(7.2014, abs=1e-4)
+    assert (result.reliable_improvement, result.no_reliable_change) == (2, 3)
+    assert (result.cases_at_baseline, result.recovered, result.reliable_recovery) == (5, 2, 1)
+    assert "reliability 0.73 (unverified)" in result.rci_basis
+
+
+def test_wsas_recovery_needs_no_rci():
+    pairs = [(20, 10), (22, 9), (18, 10), (25, 20), (30, 21)]
+    result = stats.paired_change("wsas", "total", pairs, baseline_sd=5.0, baseline_n=3)
+    assert result.enough and result.mean_change == pytest.approx(-9.0)  # -45 / 5
+    assert result.categories == {} and result.reliable_recovery is None
+    assert "fewer than 20" in result.rci_missing
+    assert (result.cases_at_baseline, result.recovered) == (5, 1)  # 22 -> 9 only
+
+
+def test_rate_per_person_year():
     # 14 bed days over 7 people each recorded for 12 months: 14 / 7 = 2 per person-year.
     assert stats.rate_per_person_year(14, 7.0) == 2.0
     assert stats.rate_per_person_year(3, 0.0) is None
-    assert [stats.suppress(n) for n in (0, 4, 5, 12)] == ["fewer than 5", "fewer than 5", 5, 12]
 
 
 def test_correlation_worked_by_hand():

@@ -472,12 +472,18 @@ def test_wsas_item_1_not_applicable_gives_the_total_of_items_2_to_5_and_says_so(
     assert "items 2, 3, 4 and 5" in result.notes["total"]
     assert "0-32" in result.notes["total"]
     assert result.prorated == {}
+    assert result.bands["total"] is None  # the bands are defined on 0-40, not 0-32
+
+
+def test_wsas_with_item_1_applicable_keeps_its_band():
+    result = score("wsas", {1: 0, 2: 8, 3: 8, 4: 8, 5: 8})
+    assert (result.scales["total"], result.bands["total"]) == (32.0, "moderately_severe")
 
 
 def test_wsas_not_applicable_is_not_prorated_up_to_five_items():
     result = score("wsas", {1: "na", 2: 2, 3: 2, 4: 2, 5: 3})
     assert result.scales["total"] == 9.0
-    assert result.bands["total"] == "subclinical"
+    assert result.bands["total"] is None  # a 0-32 total has no band
 
 
 def test_wsas_any_missing_item_is_not_scored():

@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from dashboards import selectors as dashboard_selectors
+from dashboards import pages as dashboard_pages
 from programmes import services
 from programmes.models import GroupSession, held_q
 from programmes.selectors import cohort_overview
@@ -75,7 +75,7 @@ def test_walking_the_52_weeks_held_counts_grow_one_session_at_a_time(cohort, cli
     }
     # Everyone who completed stayed to the end.
     with at(cohort.sessions.get(number=52).date + 7 * DAY):
-        dashboard = dashboard_selectors.cohort_dashboard(cohort, show_names=False)
+        dashboard = dashboard_pages.cohort_dashboard(cohort, show_names=False)
     weeks = {w["week"]: w["enrolled"] for w in dashboard["retention"]["weeks"]}
     assert (weeks[1], weeks[52]) == (2, 2)
     assert [p["sessions"] for p in dashboard["attendance"]["phases"]] == [12, 40]

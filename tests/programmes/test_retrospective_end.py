@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from dashboards import figures
-from dashboards import selectors as dashboard_selectors
+from dashboards import pages as dashboard_pages
 from programmes import services
 from programmes.models import Attendance, Cohort
 from programmes.selectors import cohort_overview, participant_history, register_rows
@@ -65,7 +65,7 @@ def test_a_withdrawal_recorded_20_days_late_counts_from_the_day_she_left(cohort,
         # Nothing is lost: the three marks after she left are still there.
         assert Attendance.objects.filter(enrolment=ruth).count() == 8
 
-        dashboard = dashboard_selectors.cohort_dashboard(cohort, show_names=True)
+        dashboard = dashboard_pages.cohort_dashboard(cohort, show_names=True)
         person = next(p for p in dashboard["people"] if p.enrolment_id == ruth.pk)
         assert (person.attended, person.recorded) == (5, 5)
         weeks = {w["week"]: w["enrolled"] for w in dashboard["retention"]["weeks"]}

@@ -124,6 +124,13 @@ def test_instrument_status_command_lists_wording_and_unverified_values(service):
     assert "ssps" in text and "Riverside Team (demo placeholder)" in text
     assert "Unverified values" in text
     assert "core10: scales.total.bands" in text
+    assert "Scales without a reliable change index (28)" in text
+    assert "itq.ptsd: computed, but no reliability recorded" in text
+    assert "itq.dso: computed, but no reliability recorded" in text
+    assert "service_use.admissions: no reliable change index defined" in text
+    assert "wsas.total: none until the service has 20 baseline scores" in text
+    assert "dass21.depression" not in text.split("Unverified values")[0]  # a published SD
+    assert "wsas: scales.total.rci.reliability" in text  # ... marked unverified
 
 
 def test_demo_placeholder_wording_is_labelled_on_the_page(client, participant, service):

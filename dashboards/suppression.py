@@ -1,0 +1,170 @@
+"""Complementary suppression: no hidden count on a page can be worked out from the rest.
+
+A page's counts go into a Sheet with the sums that tie them together (a cohort's people who
+started are those still active, completed and left early; a comparison's people with both
+scores and those left out, for each reason, add up to those who started; ...). Every count
+from 1 to SUPPRESS_BELOW - 1 is hidden (primary suppression; a zero is shown, as in NHS
+England's small-number rules: "nobody" singles nobody out). Then, while a reader who knows
+those sums and the shown figures could still work out a hidden count, one more count in a
+sum beside it is hidden (complementary suppression), the cheapest first: the lowest cost,
+then the smallest value.
+
+"Worked out" means pinned to one value, or bounded below SUPPRESS_BELOW by the sums around
+it (as when two hidden parts of a total must add up to 3): parts and totals are then
+suppressed together. It is checked exactly with linear programming (SciPy's HiGHS): each
+hidden count's least and greatest value over every assignment of the hidden counts that
+agrees with the page, knowing a hidden count is never 0 (zeros are shown and never chosen
+as complements). A count is safe when those differ and the greatest is at least
+SUPPRESS_BELOW. Every hidden count is shown with one marker, so the marker says nothing
+about the size of what it hides.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+
+from scipy.optimize import linprog
+
+SUPPRESS_BELOW = 5
+SUPPRESSED = "suppressed"
+# Least and greatest feasible values closer than this are one value (the LP is in floats).
+_SAME = 0.5
+
+
+@dataclass
+class Sheet:
+    counts: dict[Hashable, int] = field(default_factory=dict)
+    costs: dict[Hashable, int] = field(default_factory=dict)
+    # Each equation: the counts on the left add up to the counts on the right.
+    equations: list[tuple[tuple[Hashable, ...], tuple[Hashable, ...]]] = field(default_factory=list)
+    below: int = SUPPRESS_BELOW
+
+    def add(self, key: Hashable, value: int | None, *, cost: int = 1) -> Hashable:
+        """A count the page shows; `cost` ranks it for complementary suppression (hidden
+        last when high, e.g. a count whose statistics would go with it)."""
+        if value is not None:
+            self.counts[key] = int(value)
+            self.costs[key] = cost
+        return key
+
+    def equal(self, left: Iterable[Hashable], right: Iterable[Hashable]) -> None:
+        """sum(left) == sum(right) for everyone reading the page; keys not added count 0."""
+        left = tuple(k for k in left if k in self.counts)
+        right = tuple(k for k in right if k in self.counts)
+        if left or right:
+            self.equations.append((left, right))
+
+    def protect(self, below: int = SUPPRESS_BELOW) -> set[Hashable]:
+        """The keys to hide: every count below `below`, and the complements that keep them."""
+        self.below = below
+        hidden = {k for k, v in self.counts.items() if 0 < v < below}
+        if not hidden:
+            return hidden
+        by_key: dict[Hashable, list[int]] = defaultdict(list)
+        for index, (left, right) in enumerate(self.equations):
+            for key in (*left, *right):
+                by_key[key].append(index)
+        while True:
+            pinned = self.pinned(hidden, by_key)
+            if not pinned:
+                return hidden
+            extra = self._complement(pinned, hidden, by_key)
+            if extra is None:  # nothing left to hide beside it: all of its sums are hidden
+                return hidden
+            hidden.add(extra)
+
+    def _complement(self, pinned, hidden, by_key):
+        """The cheapest shown count in a sum with a given-away one; failing that, in a sum
+        with a hidden count that shares a sum with it, and so on outwards."""
+        reached, frontier, done = set(pinned), list(pinned), set()
+        while frontier:
+            candidates = set()
+            next_frontier = []
+            for key in frontier:
+                for index in by_key[key]:
+                    if index in done:
+                        continue
+                    done.add(index)
+                    left, right = self.equations[index]
+                    for other in (*left, *right):
+                        if other not in hidden:
+                            if self.counts[other] > 0:
+                                candidates.add(other)
+                        elif other not in reached:
+                            reached.add(other)
+                            next_frontier.append(other)
+            if candidates:
+                return min(candidates, key=lambda k: (self.costs[k], self.counts[k], repr(k)))
+            frontier = next_frontier
+        return None
+
+    def pinned(self, hidden: set, by_key: dict | None = None) -> list[Hashable]:
+        """Hidden counts the page gives away: pinned to one value, or bounded below
+        SUPPRESS_BELOW by the sums they are in (see the module's docstring)."""
+        if by_key is None:
+            by_key = defaultdict(list)
+            for index, (left, right) in enumerate(self.equations):
+                for key in (*left, *right):
+                    by_key[key].append(index)
+        pinned = []
+        for component in _components(hidden, self.equations, by_key):
+            pinned += self._pinned_in(component, hidden, by_key)
+        return pinned
+
+    def _pinned_in(self, component: list, hidden: set, by_key: dict) -> list:
+        position = {key: i for i, key in enumerate(component)}
+        rows, rhs = [], []
+        for index in sorted({i for key in component for i in by_key[key]}):
+            left, right = self.equations[index]
+            row = [0.0] * len(component)
+            constant = 0.0
+            for sign, keys in ((1.0, left), (-1.0, right)):
+                for key in keys:
+                    if key in hidden:
+                        row[position[key]] += sign
+                    else:
+                        constant -= sign * self.counts[key]
+            rows.append(row)
+            rhs.append(constant)
+        pinned = []
+        for key, i in position.items():
+            objective = [0.0] * len(component)
+            objective[i] = 1.0
+            low = linprog(objective, A_eq=rows, b_eq=rhs, bounds=(1, None), method="highs")
+            objective[i] = -1.0
+            high = linprog(objective, A_eq=rows, b_eq=rhs, bounds=(1, None), method="highs")
+            if high.status != 0:  # unbounded above (or no bound found): nothing learnt
+                continue
+            greatest, least = -high.fun, low.fun
+            if greatest - least < _SAME or greatest < self.below - _SAME:
+                pinned.append(key)
+        return pinned
+
+
+def _components(hidden: set, equations: list, by_key: dict) -> list[list]:
+    """Hidden keys that share an equation, grouped (shown keys are only numbers in it)."""
+    seen: set = set()
+    groups = []
+    for start in sorted((k for k in hidden if by_key.get(k)), key=repr):
+        if start in seen:
+            continue
+        group, stack = [], [start]
+        seen.add(start)
+        while stack:
+            key = stack.pop()
+            group.append(key)
+            for index in by_key[key]:
+                left, right = equations[index]
+                for other in (*left, *right):
+                    if other in hidden and other not in seen:
+                        seen.add(other)
+                        stack.append(other)
+        groups.append(group)
+    return groups
+
+
+def shown(value, key: Hashable, hidden: set):
+    """A count as the page shows it: the number, or the one marker for a hidden count."""
+    return SUPPRESSED if key in hidden else value
