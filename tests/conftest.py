@@ -102,7 +102,13 @@ def _restore_migrated_defaults() -> None:
     )
     if serialized:
         # What serialized_rollback itself puts back: every migrated row, with its own ids, so
-        # a later serialized_rollback test finds them as it expects.
+        # a later serialized_rollback test finds them as it expects. A flush that was not
+        # told the rows come back made content types and permissions again under new ids
+        # (post_migrate): those go first.
+        from django.contrib.auth.models import Permission
+
+        Permission.objects.all().delete()
+        ContentType.objects.all().delete()
         connection.creation.deserialize_db_from_string(serialized)
         ContentType.objects.clear_cache()
         return
@@ -148,15 +154,9 @@ def pytest_runtest_teardown(item, nextitem):
     finally:
         uses_db = item.get_closest_marker("django_db") is not None
         # After the last test the test database is gone (nothing to put back, and the
-        # connection would name the real database again). A next test with
-        # serialized_rollback puts back the whole migrated database itself, and needs it
-        # empty to do so.
-        next_marker = nextitem.get_closest_marker("django_db") if nextitem else None
-        next_restores = next_marker is not None and next_marker.kwargs.get("serialized_rollback")
-        if (
-            nextitem is not None
-            and not next_restores
-            and (uses_db or _DB_FIXTURES & set(getattr(item, "fixturenames", ())))
+        # connection would name the real database again).
+        if nextitem is not None and (
+            uses_db or _DB_FIXTURES & set(getattr(item, "fixturenames", ()))
         ):
             from pytest_django.plugin import blocking_manager_key
 

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboards import exports as dashboard_selectors
 from dashboards import figures
-from dashboards import selectors as dashboard_selectors
 from dashboards.models import CohortFigures
 from measures import selectors, services
 from measures.models import Administration, RiskAlert, Score

@@ -69,10 +69,10 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(
     ContentType.objects.get_for_model(ParticipantLink)  # cached for the process
     claim = messages_claim(now=NOW, limit=100, worker="a")
     # Prepare: savepoint, the locked rows, policies, windows, day slots (holders, the
-    # update in its savepoint), wording, the questionnaires' minutes, links (savepoint, existing, insert, audit,
-    # release), attempts, release. Record: savepoint, the locked rows, the sent mark, the
-    # re-plan after invitations (savepoint, enrolments, windows, locked messages,
-    # policies, release; nothing to change here), release.
+    # update in its savepoint), wording, the questionnaires' minutes, links (savepoint,
+    # existing, insert, audit, release), attempts, release. Record: savepoint, the locked
+    # rows, the sent mark, the re-plan after invitations (savepoint, enrolments, windows,
+    # locked messages, policies, release; nothing to change here), release.
     with django_assert_num_queries(27):
         outcomes = messages_send(ids=claim.ids, claim=claim.token)
     assert set(outcomes.values()) == {Outcome.SENT}

@@ -470,7 +470,7 @@ class Checker:
 
     def _figures(self, day: datetime.date, due: set[str]) -> None:
         from dashboards.figures import current_figures
-        from dashboards.selectors import cohort_dashboard
+        from dashboards.pages import cohort_dashboard
         from programmes.models import Cohort
         from programmes.selectors import cohort_overview
 
