@@ -48,7 +48,7 @@ STARTED = (
 def current_figures(cohorts: QuerySet[Cohort]) -> dict[int, dict]:
     """{cohort id: figures} for every cohort of the queryset, none older than its data.
 
-    Queries: one to read, and while any cohort is stale, eight more to recompute them all
+    Queries: one to read, and while any cohort is stale, six more to recompute them all
     (however many) and one to store them.
     """
     return _current(cohorts, "figures")
@@ -122,7 +122,7 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
 
 
 def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dict[int, dict]:
-    """Work out the figures of the given cohorts from their data, in eight queries."""
+    """Work out the figures of the given cohorts from their data, in six queries."""
     today = today or timezone.localdate()
     figures = {
         i: {
@@ -192,11 +192,9 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
         .order_by()
     ):
         figures[cohort_id]["totals"][f"{tp_key}.{code}.{scale}"] = [total, n]
-    for tp_key in LATER_TIMEPOINTS:
-        for cohort_id, code, scale, before, after, n in pair_counts(cohort_ids, later=tp_key):
-            if after is not None:
-                later = figures[cohort_id]["later_pairs"].setdefault(tp_key, {})
-                later.setdefault(f"{code}.{scale}", []).append([before, after, n])
+    for tp_key, cohort_id, code, scale, before, after, n in later_pair_counts(cohort_ids):
+        later = figures[cohort_id]["later_pairs"].setdefault(tp_key, {})
+        later.setdefault(f"{code}.{scale}", []).append([before, after, n])
     for cohort_figures in figures.values():
         for key, rows in cohort_figures["pairs"].items():
             if stats.uses_baseline_sd(*key.split(".")):
@@ -256,6 +254,48 @@ def pair_counts(
           AND e.status IN ({", ".join(["%s"] * len(STARTED))})
           AND e.cohort_id IN ({", ".join(["%s"] * len(cohort_ids))}){extra}
         GROUP BY e.cohort_id, a0.instrument_code, s0.scale, s0.value, s1.value
+    """  # noqa: S608 (table names come from the models; every value is a parameter)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def later_pair_counts(cohort_ids: list[int], timepoints=LATER_TIMEPOINTS):
+    """(timepoint, cohort id, code, scale, baseline, later score, count) rows: as
+    pair_counts, for every timepoint of `timepoints` in one query, pairs only."""
+    if not cohort_ids:
+        return []
+    score, admin = Score._meta.db_table, Administration._meta.db_table
+    timepoint, enrolment = Timepoint._meta.db_table, Enrolment._meta.db_table
+    params: list = [
+        *timepoints,
+        Administration.Status.COMPLETED,
+        BASELINE,
+        Administration.Status.COMPLETED,
+        *NON_SCALE_INSTRUMENTS,
+        *STARTED,
+        *cohort_ids,
+    ]
+
+    def marks(values) -> str:
+        return ", ".join(["%s"] * len(values))
+
+    sql = f"""
+        SELECT t1.key, e.cohort_id, a0.instrument_code, s0.scale, s0.value, s1.value, COUNT(*)
+        FROM {score} s0
+        JOIN {admin} a0 ON a0.id = s0.administration_id
+        JOIN {timepoint} t0 ON t0.id = a0.timepoint_id
+        JOIN {enrolment} e ON e.id = a0.enrolment_id
+        JOIN {admin} a1 ON a1.enrolment_id = a0.enrolment_id
+         AND a1.instrument_code = a0.instrument_code
+        JOIN {timepoint} t1 ON t1.id = a1.timepoint_id AND t1.key IN ({marks(timepoints)})
+        JOIN {score} s1 ON s1.administration_id = a1.id AND s1.value IS NOT NULL
+         AND s1.scale = s0.scale
+        WHERE a1.status = %s AND t0.key = %s AND a0.status = %s AND s0.value IS NOT NULL
+          AND a0.instrument_code NOT IN ({marks(NON_SCALE_INSTRUMENTS)})
+          AND e.status IN ({marks(STARTED)})
+          AND e.cohort_id IN ({marks(cohort_ids)})
+        GROUP BY t1.key, e.cohort_id, a0.instrument_code, s0.scale, s0.value, s1.value
     """  # noqa: S608 (table names come from the models; every value is a parameter)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from scipy.optimize import linprog
 
@@ -118,29 +119,71 @@ class Sheet:
         rows, rhs = [], []
         for index in sorted({i for key in component for i in by_key[key]}):
             left, right = self.equations[index]
-            row = [0.0] * len(component)
-            constant = 0.0
-            for sign, keys in ((1.0, left), (-1.0, right)):
+            row = [0] * len(component)
+            constant = 0
+            for sign, keys in ((1, left), (-1, right)):
                 for key in keys:
                     if key in hidden:
                         row[position[key]] += sign
                     else:
                         constant -= sign * self.counts[key]
-            rows.append(row)
+            rows.append(tuple(row))
             rhs.append(constant)
-        pinned = []
-        for key, i in position.items():
-            objective = [0.0] * len(component)
-            objective[i] = 1.0
-            low = linprog(objective, A_eq=rows, b_eq=rhs, bounds=(1, None), method="highs")
-            objective[i] = -1.0
-            high = linprog(objective, A_eq=rows, b_eq=rhs, bounds=(1, None), method="highs")
-            if high.status != 0:  # unbounded above (or no bound found): nothing learnt
-                continue
-            greatest, least = -high.fun, low.fun
-            if greatest - least < _SAME or greatest < self.below - _SAME:
-                pinned.append(key)
-        return pinned
+        # The same sums give the same answer: protect() asks again for every component after
+        # each complement it adds (only the one it joined has changed), and a page drawn again
+        # with the same counts asks the same questions.
+        system = tuple(sorted(set(zip(rows, rhs, strict=True))))
+        actual = tuple(self.counts[key] for key in component)
+        return [component[i] for i in _given_away(system, actual, self.below)]
+
+
+@lru_cache(maxsize=8192)
+def _given_away(
+    system: tuple[tuple[tuple[int, ...], int], ...], actual: tuple[int, ...], below: int
+) -> tuple[int, ...]:
+    """The positions of the hidden counts that the equations `row . x == constant` (every
+    x at least 1) pin to one value or bound below `below`; `actual` is the page's own
+    values, one solution of them."""
+    rows = [row for row, _ in system]
+    rhs = [constant for _, constant in system]
+    width = len(actual)
+    if width == 1:
+        # One hidden count in a sum: it is the sum's other figures' difference.
+        return (0,) if any(row[0] for row in rows) else ()
+    # Every solution the solver finds is a second value a reader cannot rule out: a count
+    # that two known solutions give different values, one of them at least `below`, is safe
+    # without solving for its own least and greatest (the same answer, fewer programs).
+    holds = all(
+        sum(c * x for c, x in zip(row, actual, strict=True)) == constant for row, constant in system
+    )
+    solutions = [actual] if holds else []
+
+    def shown_safe(i: int) -> bool:
+        values = [x[i] for x in solutions]
+        return bool(values) and max(values) - min(values) >= _SAME and max(values) >= below - _SAME
+
+    pinned = []
+    for i in range(width):
+        if shown_safe(i):
+            continue
+        objective = [0.0] * width
+        objective[i] = -1.0
+        high = linprog(objective, A_eq=rows, b_eq=rhs, bounds=(1, None), method="highs")
+        if high.status != 0:  # unbounded above (or no bound found): nothing learnt
+            continue
+        solutions.append(tuple(high.x))
+        greatest = -high.fun
+        if greatest < below - _SAME:
+            pinned.append(i)
+            continue
+        if shown_safe(i):
+            continue
+        objective[i] = 1.0
+        low = linprog(objective, A_eq=rows, b_eq=rhs, bounds=(1, None), method="highs")
+        solutions.append(tuple(low.x))
+        if greatest - low.fun < _SAME:
+            pinned.append(i)
+    return tuple(pinned)
 
 
 def _components(hidden: set, equations: list, by_key: dict) -> list[list]:

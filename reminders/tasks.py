@@ -56,9 +56,14 @@ def dispatch(*, now=None, enqueue=_enqueue, seconds: float | None = None) -> dic
         settings.REMINDERS_DISPATCH_SECONDS if seconds is None else seconds
     )
     claimed, queued = 0, []
+    # Counted again only after a claim: while the bucket makes the run wait, the count read
+    # before is still what the next claim may take (a count a wait would cost a query each
+    # time the run wakes, most of a burst's queries).
+    due = None
     while True:
         claim_now = now if explicit else timezone.now()
-        due = services.messages_due_count(now=claim_now, limit=limit)
+        if due is None:
+            due = services.messages_due_count(now=claim_now, limit=limit)
         if not due:
             break
         # A whole batch's worth (or all that is due) or nothing: small claims would cost a
@@ -76,6 +81,7 @@ def dispatch(*, now=None, enqueue=_enqueue, seconds: float | None = None) -> dic
             if claim.ids:
                 transaction.on_commit(lambda claim=claim: queued.append(enqueue(claim)))
         bucket.give_back(granted - len(claim.ids))
+        due = None
         if queued and queued[-1] is False:
             break
         claimed += len(claim.ids)

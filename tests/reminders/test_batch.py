@@ -187,6 +187,34 @@ def test_the_dispatcher_claims_at_the_provider_rate(
     assert Message.objects.filter(kind="invitation", status="pending").count() == 4
 
 
+def test_a_dispatcher_waiting_for_the_provider_rate_does_not_count_again(
+    sms_outbox, frozen, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    # A burst: the bucket refuses twice before each batch and the run waits for tokens.
+    # Waking up must not cost a count of what is due (most of a burst's queries did).
+    settings.REMINDERS_BATCH = 2
+    invitations(6)
+    counts, takes = [], []
+    real_count, real_take = services.messages_due_count, pacing.Bucket.take_up_to
+    monkeypatch.setattr(
+        services, "messages_due_count", lambda **kw: counts.append(1) or real_count(**kw)
+    )
+
+    def take_up_to(self, *args, **kwargs):
+        takes.append(1)
+        return real_take(self, *args, **kwargs) if len(takes) % 3 == 0 else (0, 0.2)
+
+    monkeypatch.setattr(pacing.Bucket, "take_up_to", take_up_to)
+    monkeypatch.setattr(tasks.time, "sleep", lambda seconds: None)
+    seen = []
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.dispatch(now=NOW, enqueue=seen.append, seconds=3600)
+    assert [len(claim.ids) for claim in seen] == [2, 2, 2]
+    assert len(takes) == 9
+    # One count before each batch and one that finds nothing left, not one a wake-up.
+    assert len(counts) == 4
+
+
 def test_a_bucket_never_gives_more_than_it_holds(settings):
     bucket = pacing.Bucket("test", rate_per_minute=60, capacity=3)
     assert bucket.take_up_to(10)[0] == 3

@@ -115,9 +115,7 @@ TABLE: dict[str, Rule] = {
     "accounts:staff_deactivate": Rule(need=M, obj="staff_member", method="POST", ok=302),
     "accounts:staff_reactivate": Rule(need=M, obj="staff_member", method="POST"),  # active
     # Asks for the administrator's password again first (allauth's reauthentication).
-    "accounts:staff_reset_second_factor": Rule(
-        need=M, obj="staff_member", method="POST", ok=302
-    ),
+    "accounts:staff_reset_second_factor": Rule(need=M, obj="staff_member", method="POST", ok=302),
     # Administrators (values hidden) and clinical roles (their services' values) alike.
     "accounts:audit_list": Rule(any_member=True),
     "subject_access:list": Rule(need=V),
