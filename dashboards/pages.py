@@ -14,14 +14,14 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from dashboards import figures, selectors, stats
+from dashboards import figures, mixed_model, selectors, stats
 from dashboards.cache import cache
 from dashboards.charts import service_charts
 from programmes.models import Cohort
 
 OUTCOMES_SECONDS = 60 * 60
 # Part of the outcomes' cache key: raise it whenever what cohort_outcomes returns changes shape.
-OUTCOMES_SCHEMA = 6
+OUTCOMES_SCHEMA = 7
 
 
 def cohort_dashboard(
@@ -83,6 +83,7 @@ def cohort_dashboard(
             {
                 "d": {**outcomes, "view": view, "view_label": selectors.VIEWS[view]},
                 "views": selectors.VIEWS.items(),
+                "views_explained": mixed_model.EXPLAINED,
                 "min_n": stats.MIN_PAIRED,
             },
         )
@@ -112,7 +113,7 @@ def cohort_dashboard(
 
 
 # Part of the service page's cache key: raise it whenever what the page shows changes.
-SERVICE_PAGE_SCHEMA = 6
+SERVICE_PAGE_SCHEMA = 7
 
 
 def figures_cache_key(service_id: int, filters: dict, versions: dict[int, int], today) -> str:
@@ -147,6 +148,7 @@ def service_figures_html(service_id: int, filters: dict) -> str:
             {
                 "d": data,
                 "charts": service_charts(data),
+                "views_explained": mixed_model.EXPLAINED,
                 "min_n": stats.MIN_PAIRED,
                 "computed_at": timezone.now(),
             },
