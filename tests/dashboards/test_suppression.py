@@ -4,9 +4,9 @@ The property test builds service pages (cohorts, the programme comparison, every
 three ways, service use and occupation) from random counts, suppresses them as the page
 does, and then plays the reader: knowing every shown figure and every sum the page's
 tables imply (each part of a total, so every sum and difference of the figures in them),
-it finds by integer programming the least and greatest whole number each hidden count could be. A hidden count
-with one possible value, or one the sums bound below 5, would have been worked out; there
-must be none.
+it finds by integer programming the least and greatest whole number each hidden count
+could be. A hidden count with one possible value, or one the sums bound below 5, would
+have been worked out; there must be none.
 """
 
 import math
