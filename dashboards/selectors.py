@@ -562,7 +562,8 @@ def _cohort_scale_views(
     entries = []
     for code, scale in scales:
         asked = [tp for tp in timepoints if code in tp["instruments"]]
-        if not asked or asked[0]["key"] != BASELINE:
+        # A scale nobody has answered yet has nothing to show.
+        if not asked or asked[0]["key"] != BASELINE or not by_scale.get((code, scale)):
             continue
         views = mixed_model.scale_views(
             by_scale.get((code, scale), []),
