@@ -75,9 +75,23 @@ def cohort_dashboard(
     key = f"dashboards:cohort:{OUTCOMES_SCHEMA}:{cohort.pk}:{digest}"
     outcomes = cache.get(key)
     if outcomes is None:
-        outcomes = selectors.cohort_outcomes(
-            counted_ids, [p.enrolment_id for p in people], timepoints, scales, baseline_sds, view
+        # The mixed models do not depend on the view: fitted once for the data's version.
+        models_key = (
+            f"dashboards:cohort-models:{OUTCOMES_SCHEMA}:{cohort.pk}:{versions[cohort.pk]}:"
+            f"{hashlib.sha256(repr(timepoints).encode()).hexdigest()[:32]}"
         )
+        every_timepoint = cache.get(models_key)
+        outcomes = selectors.cohort_outcomes(
+            counted_ids,
+            [p.enrolment_id for p in people],
+            timepoints,
+            scales,
+            baseline_sds,
+            view,
+            every_timepoint=every_timepoint,
+        )
+        if every_timepoint is None:
+            cache.set(models_key, outcomes["every_timepoint"], OUTCOMES_SECONDS)
         outcomes["outcomes_html"] = render_to_string(
             "dashboards/_cohort_outcomes.html",
             {

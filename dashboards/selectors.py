@@ -447,8 +447,14 @@ def cohort_outcomes(
     scales: list[tuple[str, str]],
     baseline_sds: dict,
     view: str,
+    *,
+    every_timepoint: list[dict] | None = None,
 ) -> dict:
-    """The cohort's figures without names, from two queries."""
+    """The cohort's figures without names, from two queries.
+
+    `every_timepoint` is the scales' mixed models, completers and LOCF if already worked
+    out for this version of the data (they do not depend on the view); else they are.
+    """
     # Administrations and scores by enrolment id: on a large service the planner finds
     # them through the enrolment index faster than through a join on the cohort.
     admin_rows = list(
@@ -531,7 +537,11 @@ def cohort_outcomes(
         "occupation": _occupation(counted_ids, values),
         "changes_by_person": changes_by_person,
         "rci_notes": rci_notes(scales, baseline_sds),
-        "every_timepoint": _cohort_scale_views(counted_ids, timepoints, scales, values),
+        "every_timepoint": (
+            _cohort_scale_views(counted_ids, timepoints, scales, values)
+            if every_timepoint is None
+            else every_timepoint
+        ),
     }
 
 

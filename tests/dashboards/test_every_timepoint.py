@@ -139,3 +139,16 @@ def test_service_page_shows_each_arm_with_small_counts_suppressed(service, manag
     assert "fewer than 5 people at baseline" in small
     for kind in mixed_model.VIEW_ORDER:
         assert mixed_model.ASSUMES[kind].replace("'", "&#x27;") in section
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_both_views_of_the_cohort_page_share_one_fit(service, clinician, persona_client, fits):
+    cohort = make_cohort(service, sessions=6)
+    _build(cohort)
+    client = persona_client(clinician)
+    url = reverse("dashboards:cohort", args=[cohort.pk])
+    completers = _section(client.get(url).content.decode())
+    fitted = len(fits)
+    assert fitted == 1  # CORE-10, the one scale with scores
+    itt = _section(client.get(url, {"view": "itt"}).content.decode())
+    assert len(fits) == fitted and itt == completers
