@@ -314,28 +314,32 @@ def service_baseline_sds(
 MIXED_SCHEMA = 1
 
 
+def models_key(service_id: int, filters: dict, versions: dict[int, int]) -> str:
+    """Names the service's mixed models for one filter and one state of all its cohorts'
+    data (as pages.figures_cache_key does the page), so no query is needed to find them."""
+    wanted = ":".join(f"{k}={v}" for k, v in sorted(filters.items()))
+    return (
+        f"dashboards:mixed:{MIXED_SCHEMA}:{FIGURES_SCHEMA}:{service_id}:{wanted}:{digest(versions)}"
+    )
+
+
 def arm_scale_views(
-    cohorts: list[dict], versions: dict[int, int] | None
-) -> dict[tuple[str, str, str], dict]:
+    cohorts: list[dict], key: str | None, *, fit: bool = True
+) -> dict[tuple[str, str, str], dict] | None:
     """{(programme key, code, scale): mixed_model.scale_views} for each arm of the cohorts.
 
     `cohorts` are the service page's rows (id and programme__key). Everyone who started in
     them, pooled by arm, with every completed score they have (one query). Fitting the
-    models is the slow part of the service page, so the result is cached under the versions
-    of exactly these cohorts (`versions`, from current_versions; without them it is worked
-    out afresh): warmed by dashboards.warm with the rest of the page, reused until any of
-    them changes, and never outliving the data it came from.
+    models is the slow part, so it is done off the request path: dashboards.warm fits them
+    (`fit`) and caches them under `key` (models_key), and a page that finds none there
+    (`fit` False) gets None and says they are being worked out. Without a key they are
+    worked out afresh.
     """
-    cohort_ids = sorted(c["id"] for c in cohorts)
-    key = None
-    if versions is not None:
-        selected = {i: versions[i] for i in cohort_ids if i in versions}
-        key = f"dashboards:mixed:{MIXED_SCHEMA}:{FIGURES_SCHEMA}:{digest(selected)}"
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
-    found = _arm_scale_views(cohort_ids)
-    if key is not None:
+    cached = cache.get(key) if key else None
+    if cached is not None or not fit:
+        return cached
+    found = _arm_scale_views(sorted(c["id"] for c in cohorts))
+    if key:
         cache.set(key, found, SD_CACHE_SECONDS)
     return found
 

@@ -449,11 +449,13 @@ def cohort_outcomes(
     view: str,
     *,
     every_timepoint: list[dict] | None = None,
+    fit_models: bool = True,
 ) -> dict:
     """The cohort's figures without names, from two queries.
 
     `every_timepoint` is the scales' mixed models, completers and LOCF if already worked
-    out for this version of the data (they do not depend on the view); else they are.
+    out for this version of the data (they do not depend on the view); else they are
+    worked out if `fit_models`, and left None (being worked out) if not.
     """
     # Administrations and scores by enrolment id: on a large service the planner finds
     # them through the enrolment index faster than through a join on the cohort.
@@ -539,7 +541,7 @@ def cohort_outcomes(
         "rci_notes": rci_notes(scales, baseline_sds),
         "every_timepoint": (
             _cohort_scale_views(counted_ids, timepoints, scales, values)
-            if every_timepoint is None
+            if every_timepoint is None and fit_models
             else every_timepoint
         ),
     }
@@ -763,14 +765,24 @@ HEADLINE = ("core10", "total")
 
 
 def service_dashboard(
-    service_id: int, *, programme=None, year=None, status=None, today=None, versions=None
+    service_id: int,
+    *,
+    programme=None,
+    year=None,
+    status=None,
+    today=None,
+    versions=None,
+    models_key: str | None = None,
+    fit_models: bool = True,
 ):
     """Every cohort side by side and the two programmes compared, from two queries.
 
     The filtered cohorts and their stored figures; while any cohort's figures are stale, a
     batch of queries recomputes them first (dashboards.figures). `versions` are those of all
     the service's cohorts, if the caller has read them; the service's baseline SDs are
-    cached under them.
+    cached under them. The mixed models are read from the cache under `models_key`, and
+    fitted only if `fit_models` (figures.arm_scale_views); "every_timepoint" is None while
+    they are being worked out.
     Scores arrive as distinct (before, after) pairs with their counts, so the work here
     depends on the spread of scores, not on the number of participants.
     """
@@ -846,19 +858,23 @@ def service_dashboard(
                 )
             )
     comparison.sort(key=lambda r: (_instrument_order((r["code"], r["scale"])), r["order"]))
-    arm_views = figures.arm_scale_views(cohorts, versions)
-    every_timepoint = [
-        {
-            "key": key,
-            "name": programme_names[key],
-            "scales": [
-                {"code": code, "scale": scale, "views": arm_views[(key, code, scale)]}
-                for code, scale in scales
-                if (key, code, scale) in arm_views
-            ],
-        }
-        for key in programmes
-    ]
+    arm_views = figures.arm_scale_views(cohorts, models_key, fit=fit_models)
+    every_timepoint = (
+        None
+        if arm_views is None
+        else [
+            {
+                "key": key,
+                "name": programme_names[key],
+                "scales": [
+                    {"code": code, "scale": scale, "views": arm_views[(key, code, scale)]}
+                    for code, scale in scales
+                    if (key, code, scale) in arm_views
+                ],
+            }
+            for key in programmes
+        ]
+    )
 
     cohort_rows = []
     pooled = {"recorded": 0, "attended": 0, "completed": 0, "closed": 0}
@@ -1096,7 +1112,7 @@ def suppression_sheet(page: dict) -> suppression.Sheet:
                 sheet.add((*base, "reliable_recovery"), result.reliable_recovery)
             if f"{row['code']}.{row['scale']}" == headline and row["timepoint"] == "week52":
                 sheet.equal([n], headline_ns[prog["key"]])
-    for prog in page.get("every_timepoint", []):
+    for prog in page.get("every_timepoint") or []:
         for entry in prog["scales"]:
             _every_timepoint_counts(sheet, prog["key"], entry, page["comparison"], started)
     for prog in page["service_use"]:
@@ -1192,7 +1208,7 @@ def _suppress(page: dict) -> set:
             prog["improvement_d"] = (
                 None if prog["n_hidden"] else improvement(prog["result"].d, row["higher_is"])
             )
-    for prog in page["every_timepoint"]:
+    for prog in page["every_timepoint"] or []:
         for entry in prog["scales"]:
 
             def show_count(field, value, programme=prog["key"], entry=entry):
