@@ -312,6 +312,9 @@ def service_baseline_sds(
 
 
 MIXED_SCHEMA = 1
+# Named for the version of the data they come from, so they never go stale; kept long so
+# the background refresh does not fit unchanged data again whenever an entry expires.
+MODELS_SECONDS = 7 * 24 * 60 * 60
 
 
 def models_key(service_id: int, filters: dict, versions: dict[int, int]) -> str:
@@ -340,7 +343,7 @@ def arm_scale_views(
         return cached
     found = _arm_scale_views(sorted(c["id"] for c in cohorts))
     if key:
-        cache.set(key, found, SD_CACHE_SECONDS)
+        cache.set(key, found, MODELS_SECONDS)
     return found
 
 

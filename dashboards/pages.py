@@ -96,7 +96,7 @@ def cohort_dashboard(
             fit_models=fit_models,
         )
         if every_timepoint is None and outcomes["every_timepoint"] is not None:
-            cache.set(models_key, outcomes["every_timepoint"], OUTCOMES_SECONDS)
+            cache.set(models_key, outcomes["every_timepoint"], figures.MODELS_SECONDS)
         outcomes["outcomes_html"] = render_to_string(
             "dashboards/_cohort_outcomes.html",
             {
