@@ -20,7 +20,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from dashboards import stats
+from dashboards import mixed_model, stats
 from dashboards.cache import cache
 from dashboards.freshness import new_version
 from dashboards.models import CohortFigures
@@ -349,3 +349,76 @@ def service_baseline_sds(
         }
         cache.set(key, cached, SD_CACHE_SECONDS)
     return {tuple(k.split(".")): tuple(v) for k, v in cached.items()}
+
+
+MIXED_SCHEMA = 1
+# Named for the version of the data they come from, so they never go stale; kept long so
+# the background refresh does not fit unchanged data again whenever an entry expires.
+MODELS_SECONDS = 7 * 24 * 60 * 60
+
+
+def models_key(service_id: int, filters: dict, versions: dict[int, int]) -> str:
+    """Names the service's mixed models for one filter and one state of all its cohorts'
+    data (as pages.figures_cache_key does the page), so no query is needed to find them."""
+    wanted = ":".join(f"{k}={v}" for k, v in sorted(filters.items()))
+    return (
+        f"dashboards:mixed:{MIXED_SCHEMA}:{FIGURES_SCHEMA}:{service_id}:{wanted}:{digest(versions)}"
+    )
+
+
+def arm_scale_views(
+    cohorts: list[dict], key: str | None, *, fit: bool = True
+) -> dict[tuple[str, str, str], dict] | None:
+    """{(programme key, code, scale): mixed_model.scale_views} for each arm of the cohorts.
+
+    `cohorts` are the service page's rows (id and programme__key). Everyone who started in
+    them, pooled by arm, with every completed score they have (one query). Fitting the
+    models is the slow part, so it is done off the request path: dashboards.warm fits them
+    (`fit`) and caches them under `key` (models_key), and a page that finds none there
+    (`fit` False) gets None and says they are being worked out. Without a key they are
+    worked out afresh.
+    """
+    cached = cache.get(key) if key else None
+    if cached is not None or not fit:
+        return cached
+    found = _arm_scale_views(sorted(c["id"] for c in cohorts))
+    if key:
+        cache.set(key, found, MODELS_SECONDS)
+    return found
+
+
+def _arm_scale_views(cohort_ids: list[int]) -> dict[tuple[str, str, str], dict]:
+    rows: dict[tuple[str, str, str], list] = defaultdict(list)
+    timepoints: dict[str, dict[str, tuple[int, str]]] = defaultdict(dict)
+    if cohort_ids:
+        for enrolment_id, programme, tp_key, week, name, code, scale, value in (
+            Score.objects.filter(
+                administration__enrolment__cohort_id__in=cohort_ids,
+                administration__enrolment__status__in=STARTED,
+                administration__status=Administration.Status.COMPLETED,
+                value__isnull=False,
+            )
+            .exclude(administration__instrument_code__in=NON_SCALE_INSTRUMENTS)
+            .values_list(
+                "administration__enrolment_id",
+                "administration__enrolment__cohort__programme__key",
+                "administration__timepoint__key",
+                "administration__timepoint__week",
+                "administration__timepoint__name",
+                "administration__instrument_code",
+                "scale",
+                "value",
+            )
+            .order_by()
+        ):
+            rows[(programme, code, scale)].append((enrolment_id, tp_key, value))
+            timepoints[programme].setdefault(tp_key, (week, name))
+    found = {}
+    for (programme, code, scale), scale_rows in rows.items():
+        # The timepoints at which anyone in the arm has a score on the scale.
+        seen = {tp_key for _e, tp_key, _v in scale_rows}
+        names = {k: name for k, (_w, name) in timepoints[programme].items() if k in seen}
+        keys = sorted(names, key=lambda k: timepoints[programme][k][0])
+        if keys and keys[0] == BASELINE:
+            found[(programme, code, scale)] = mixed_model.scale_views(scale_rows, keys, names)
+    return found

@@ -14,14 +14,14 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from dashboards import figures, selectors, stats
+from dashboards import figures, mixed_model, selectors, stats
 from dashboards.cache import cache
 from dashboards.charts import service_charts
 from programmes.models import Cohort
 
 OUTCOMES_SECONDS = 60 * 60
 # Part of the outcomes' cache key: raise it whenever what cohort_outcomes returns changes shape.
-OUTCOMES_SCHEMA = 6
+OUTCOMES_SCHEMA = 7
 
 
 def cohort_dashboard(
@@ -31,6 +31,7 @@ def cohort_dashboard(
     view: str = selectors.COMPLETERS,
     scatter_scale: str | None = None,
     today: datetime.date | None = None,
+    fit_models: bool = False,
 ) -> dict:
     """Everything the cohort dashboard shows.
 
@@ -41,6 +42,9 @@ def cohort_dashboard(
     service's baseline SDs (dashboards.freshness gives the cohort a new version on every
     change), kept in the cache under that version, and reused until the data changes.
     Names are put to the scatter's points here, from the register just read.
+    The mixed models (every timepoint three ways) are fitted off the request path: by
+    dashboards.warm (`fit_models`), once per version of the data for both views; a page
+    shown before then says they are being worked out, and is shown again with them after.
     """
     today = today or timezone.localdate()
     people = selectors.cohort_people(cohort, show_names)
@@ -69,20 +73,36 @@ def cohort_dashboard(
     timepoints = selectors.programme_timepoints(cohort.programme_id)
     scales = selectors.outcome_scales(timepoints)
     baseline_sds = figures.service_baseline_sds(cohort.service_id, versions)
+    # The mixed models do not depend on the view: fitted once for the data's version.
+    models_key = cohort_models_key(cohort.pk, versions[cohort.pk])
+    every_timepoint = cache.get(models_key)
+    models_ready = every_timepoint is not None or fit_models
     # Everything the outcomes are worked out from, besides code that OUTCOMES_SCHEMA covers.
-    state = repr((versions[cohort.pk], view, timepoints, sorted(baseline_sds.items())))
+    state = repr(
+        (versions[cohort.pk], view, timepoints, sorted(baseline_sds.items()), models_ready)
+    )
     digest = hashlib.sha256(state.encode()).hexdigest()[:32]
     key = f"dashboards:cohort:{OUTCOMES_SCHEMA}:{cohort.pk}:{digest}"
     outcomes = cache.get(key)
     if outcomes is None:
         outcomes = selectors.cohort_outcomes(
-            counted_ids, [p.enrolment_id for p in people], timepoints, scales, baseline_sds, view
+            counted_ids,
+            [p.enrolment_id for p in people],
+            timepoints,
+            scales,
+            baseline_sds,
+            view,
+            every_timepoint=every_timepoint,
+            fit_models=fit_models,
         )
+        if every_timepoint is None and outcomes["every_timepoint"] is not None:
+            cache.set(models_key, outcomes["every_timepoint"], figures.MODELS_SECONDS)
         outcomes["outcomes_html"] = render_to_string(
             "dashboards/_cohort_outcomes.html",
             {
                 "d": {**outcomes, "view": view, "view_label": selectors.VIEWS[view]},
                 "views": selectors.VIEWS.items(),
+                "views_explained": mixed_model.EXPLAINED,
                 "min_n": stats.MIN_PAIRED,
             },
         )
@@ -111,8 +131,39 @@ def cohort_dashboard(
     return page
 
 
+def cohort_models_key(cohort_id: int, version: int) -> str:
+    """Names a cohort's mixed models for one version of its data (its timepoints are
+    those of its programme's version, which never change under it)."""
+    return f"dashboards:cohort-models:{OUTCOMES_SCHEMA}:{cohort_id}:{version}"
+
+
+UNFILTERED = {"programme": None, "year": None, "status": None}
+
+
+def without_models() -> tuple[list[int], list[int]]:
+    """(service ids, cohort ids) whose current data has no mixed models in the cache: those
+    whose figures a page brought up to date before the background refresh came to them.
+
+    One query per service (its cohorts' versions) and one cache read for its cohorts. With
+    the cache not keeping anything (Redis down: config.cache fails open), nothing is
+    reported, so the background refresh does not refit everything every minute.
+    """
+    cache.set("dashboards:models-probe", 1, 60)
+    if cache.get("dashboards:models-probe") is None:
+        return [], []
+    services, cohorts = [], []
+    for service_id in sorted(set(Cohort.objects.values_list("service_id", flat=True))):
+        versions = figures.current_versions(Cohort.objects.filter(service_id=service_id))
+        if cache.get(figures.models_key(service_id, UNFILTERED, versions)) is None:
+            services.append(service_id)
+        keys = {cohort_models_key(i, v): i for i, v in versions.items()}
+        found = cache.get_many(list(keys))
+        cohorts += [i for key, i in keys.items() if key not in found]
+    return services, cohorts
+
+
 # Part of the service page's cache key: raise it whenever what the page shows changes.
-SERVICE_PAGE_SCHEMA = 6
+SERVICE_PAGE_SCHEMA = 7
 
 
 def figures_cache_key(service_id: int, filters: dict, versions: dict[int, int], today) -> str:
@@ -125,7 +176,7 @@ def figures_cache_key(service_id: int, filters: dict, versions: dict[int, int], 
     )
 
 
-def service_figures_html(service_id: int, filters: dict) -> str:
+def service_figures_html(service_id: int, filters: dict, *, fit_models: bool | None = None) -> str:
     """The service's figures as HTML, rendered once for each state of the service's data.
 
     They hold no names and nothing that depends on who is looking (suppression applies to
@@ -134,19 +185,38 @@ def service_figures_html(service_id: int, filters: dict) -> str:
     service is shown at once; nothing expires by time. DASHBOARDS_SERVICE_CACHE_SECONDS (an
     hour by default) only bounds how long an unused rendering stays in the cache; 0 turns
     the cache off.
+
+    The mixed models are fitted off the request path by dashboards.warm (`fit_models`)
+    for the unfiltered page, which until then says they are being worked out; a filtered
+    page, which the background refresh does not know of, fits its own (`fit_models`
+    None: only when filtered), cached under the same state of the data.
     """
     seconds = getattr(settings, "DASHBOARDS_SERVICE_CACHE_SECONDS", 3600)
     today = timezone.localdate()
     versions = figures.current_versions(Cohort.objects.filter(service_id=service_id))
-    key = figures_cache_key(service_id, filters, versions, today)
+    if fit_models is None:
+        fit_models = any(v is not None for v in filters.values())
+    models_key = figures.models_key(service_id, filters, versions)
+    ready = fit_models or cache.get(models_key) is not None
+    key = figures_cache_key(service_id, filters, versions, today) + (
+        ":models" if ready else ":pending"
+    )
     html = cache.get(key) if seconds else None
     if html is None:
-        data = selectors.service_dashboard(service_id, today=today, versions=versions, **filters)
+        data = selectors.service_dashboard(
+            service_id,
+            today=today,
+            versions=versions,
+            models_key=models_key,
+            fit_models=fit_models,
+            **filters,
+        )
         html = render_to_string(
             "dashboards/_service_figures.html",
             {
                 "d": data,
                 "charts": service_charts(data),
+                "views_explained": mixed_model.EXPLAINED,
                 "min_n": stats.MIN_PAIRED,
                 "computed_at": timezone.now(),
             },

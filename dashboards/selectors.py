@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.utils import timezone
 
-from dashboards import figures, stats, suppression
+from dashboards import figures, mixed_model, stats, suppression
 from dashboards.tables import (
     change_cells,
     change_rows,
     grid_cells,
     mean_rows,
     retention_rows,
+    scale_view_rows,
     session_head,
 )
 from measures.definitions import get_instrument
@@ -446,8 +447,16 @@ def cohort_outcomes(
     scales: list[tuple[str, str]],
     baseline_sds: dict,
     view: str,
+    *,
+    every_timepoint: list[dict] | None = None,
+    fit_models: bool = True,
 ) -> dict:
-    """The cohort's figures without names, from two queries."""
+    """The cohort's figures without names, from two queries.
+
+    `every_timepoint` is the scales' mixed models, completers and LOCF if already worked
+    out for this version of the data (they do not depend on the view); else they are
+    worked out if `fit_models`, and left None (being worked out) if not.
+    """
     # Administrations and scores by enrolment id: on a large service the planner finds
     # them through the enrolment index faster than through a join on the cohort.
     admin_rows = list(
@@ -530,7 +539,51 @@ def cohort_outcomes(
         "occupation": _occupation(counted_ids, values),
         "changes_by_person": changes_by_person,
         "rci_notes": rci_notes(scales, baseline_sds),
+        "every_timepoint": (
+            _cohort_scale_views(counted_ids, timepoints, scales, values)
+            if every_timepoint is None and fit_models
+            else every_timepoint
+        ),
     }
+
+
+def _scale_views_entry(code: str, scale: str, views: dict, show=None) -> dict:
+    """One scale's mixed model, completers and LOCF views, as the pages show them."""
+    extra = {} if show is None else {"show": show}
+    return {
+        "code": code,
+        "scale": scale,
+        "label": scale_label(code, scale),
+        "higher_is": get_instrument(code).scale(scale).higher_is,
+        "views": views,
+        "view_list": [views[kind] for kind in mixed_model.VIEW_ORDER],
+        "rows": scale_view_rows(views, min_n=stats.MIN_PAIRED, **extra),
+    }
+
+
+def _cohort_scale_views(
+    counted_ids: list[int], timepoints: list[dict], scales: list[tuple[str, str]], values: dict
+) -> list[dict]:
+    """Each scale across every timepoint it is asked at, three ways (dashboards.mixed_model),
+    from the scores already read: no query of its own."""
+    counted = set(counted_ids)
+    by_scale: dict[tuple[str, str], list] = defaultdict(list)
+    for (enrolment_id, tp_key, code, scale), value in values.items():
+        if enrolment_id in counted:
+            by_scale[(code, scale)].append((enrolment_id, tp_key, value))
+    entries = []
+    for code, scale in scales:
+        asked = [tp for tp in timepoints if code in tp["instruments"]]
+        # A scale nobody has answered yet has nothing to show.
+        if not asked or asked[0]["key"] != BASELINE or not by_scale.get((code, scale)):
+            continue
+        views = mixed_model.scale_views(
+            by_scale.get((code, scale), []),
+            [tp["key"] for tp in asked],
+            {tp["key"]: tp["name"] for tp in asked},
+        )
+        entries.append(_scale_views_entry(code, scale, views))
+    return entries
 
 
 def _service_use(people_ids: list[int], values: dict, not_scored: dict) -> dict:
@@ -712,14 +765,24 @@ HEADLINE = ("core10", "total")
 
 
 def service_dashboard(
-    service_id: int, *, programme=None, year=None, status=None, today=None, versions=None
+    service_id: int,
+    *,
+    programme=None,
+    year=None,
+    status=None,
+    today=None,
+    versions=None,
+    models_key: str | None = None,
+    fit_models: bool = True,
 ):
     """Every cohort side by side and the two programmes compared, from two queries.
 
     The filtered cohorts and their stored figures; while any cohort's figures are stale, a
     batch of queries recomputes them first (dashboards.figures). `versions` are those of all
     the service's cohorts, if the caller has read them; the service's baseline SDs are
-    cached under them.
+    cached under them. The mixed models are read from the cache under `models_key`, and
+    fitted only if `fit_models` (figures.arm_scale_views); "every_timepoint" is None while
+    they are being worked out.
     Scores arrive as distinct (before, after) pairs with their counts, so the work here
     depends on the spread of scores, not on the number of participants.
     """
@@ -795,6 +858,23 @@ def service_dashboard(
                 )
             )
     comparison.sort(key=lambda r: (_instrument_order((r["code"], r["scale"])), r["order"]))
+    arm_views = figures.arm_scale_views(cohorts, models_key, fit=fit_models)
+    every_timepoint = (
+        None
+        if arm_views is None
+        else [
+            {
+                "key": key,
+                "name": programme_names[key],
+                "scales": [
+                    {"code": code, "scale": scale, "views": arm_views[(key, code, scale)]}
+                    for code, scale in scales
+                    if (key, code, scale) in arm_views
+                ],
+            }
+            for key in programmes
+        ]
+    )
 
     cohort_rows = []
     pooled = {"recorded": 0, "attended": 0, "completed": 0, "closed": 0}
@@ -845,6 +925,7 @@ def service_dashboard(
         "headline_label": scale_label(*HEADLINE),
         "rci_notes": rci_notes(scales, baseline_sds),
         "comparison_timepoint": "end of programme (week 52)",
+        "every_timepoint": every_timepoint,
     }
     page["pooled"] = pooled
     page["hidden"] = _suppress(page)
@@ -1031,6 +1112,9 @@ def suppression_sheet(page: dict) -> suppression.Sheet:
                 sheet.add((*base, "reliable_recovery"), result.reliable_recovery)
             if f"{row['code']}.{row['scale']}" == headline and row["timepoint"] == "week52":
                 sheet.equal([n], headline_ns[prog["key"]])
+    for prog in page.get("every_timepoint") or []:
+        for entry in prog["scales"]:
+            _every_timepoint_counts(sheet, prog["key"], entry, page["comparison"], started)
     for prog in page["service_use"]:
         for period in prog["periods"]:
             base = ("service_use", prog["key"], period["key"])
@@ -1054,6 +1138,48 @@ def suppression_sheet(page: dict) -> suppression.Sheet:
             for flag, count in tp["counts"].items():
                 sheet.add((*base, flag), count)
     return sheet
+
+
+def _every_timepoint_key(programme: str, entry: dict, kind: str, timepoint: str) -> tuple:
+    base = ("every_timepoint", programme, entry["code"], entry["scale"], kind)
+    # Completers and LOCF count the same people at every timepoint: one count each.
+    return (*base, timepoint) if kind == mixed_model.MIXED else base
+
+
+def _every_timepoint_counts(sheet, programme: str, entry: dict, comparison, started) -> None:
+    """The mixed model's, completers' and LOCF's counts, and the sums tying them to the
+    comparison: those with a baseline score and those without add up to those who started,
+    and completers over two timepoints are the comparison's people with both scores."""
+    views = entry["views"]
+    for kind, view in views.items():
+        for estimate in view.estimates:
+            key = _every_timepoint_key(programme, entry, kind, estimate.timepoint)
+            # Hidden first as complements: a hidden count here takes no other figure with it.
+            sheet.add(key, estimate.n, cost=0)
+    mixed, locf, complete = (
+        views[mixed_model.MIXED],
+        views[mixed_model.LOCF],
+        views[mixed_model.COMPLETERS],
+    )
+    if not mixed.estimates:
+        return
+    baseline = _every_timepoint_key(
+        programme, entry, mixed_model.MIXED, mixed.estimates[0].timepoint
+    )
+    if locf.estimates:
+        sheet.equal([_every_timepoint_key(programme, entry, mixed_model.LOCF, "")], [baseline])
+    for row in comparison:
+        if (row["code"], row["scale"]) != (entry["code"], entry["scale"]):
+            continue
+        base = ("comparison", programme, row["code"], row["scale"], row["timepoint"])
+        if row["timepoint"] == figures.COMPARISON_TIMEPOINT:  # the row every scale has
+            sheet.equal([baseline, (*base, "lo", "no baseline score")], started[programme])
+        shown = [e.timepoint for e in complete.estimates]
+        if shown == [mixed.estimates[0].timepoint, row["timepoint"]]:
+            sheet.equal(
+                [_every_timepoint_key(programme, entry, mixed_model.COMPLETERS, "")],
+                [(*base, "n")],
+            )
 
 
 def _suppress(page: dict) -> set:
@@ -1081,6 +1207,16 @@ def _suppress(page: dict) -> set:
             prog["n_hidden"] = (*base, "n") in hidden
             prog["improvement_d"] = (
                 None if prog["n_hidden"] else improvement(prog["result"].d, row["higher_is"])
+            )
+    for prog in page["every_timepoint"] or []:
+        for entry in prog["scales"]:
+
+            def show_count(field, value, programme=prog["key"], entry=entry):
+                kind, timepoint = field
+                return hide(value, _every_timepoint_key(programme, entry, kind, timepoint), hidden)
+
+            entry.update(
+                _scale_views_entry(entry["code"], entry["scale"], entry["views"], show_count)
             )
     for prog in page["service_use"]:
         for period in prog["periods"]:

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from dashboards import stats
+from dashboards.mixed_model import VIEW_ORDER
 
 
 def number(value, places: int = 2) -> str:
@@ -167,3 +168,40 @@ def retention_rows(weeks: list[dict]) -> str:
             for w in weeks
         )
     )
+
+
+def scale_view_rows(views: dict, *, min_n: int, show=_plain) -> list[dict]:
+    """One row per timepoint of one scale: for each of mixed_model's views (in VIEW_ORDER),
+    its n, estimated mean (95% CI) and change from baseline (95% CI) as text.
+
+    `show(field, value)` gives each count as the page shows it (the fields are the view's
+    kind and the timepoint's key). A count below the suppression threshold has no estimate
+    beside it (fewer than `min_n` people); one hidden only as a complement keeps its
+    estimate, which rests on enough people and gives no count away.
+    """
+    ordered = [views[kind] for kind in VIEW_ORDER]
+    longest = max(ordered, key=lambda v: len(v.estimates))
+    rows = []
+    for index, shown_at in enumerate(longest.estimates):
+        cells = []
+        for view in ordered:
+            estimate = view.at(shown_at.timepoint)
+            if estimate is None:
+                cells += ["–", "not estimable", "–"]
+                continue
+            n = show((view.kind, estimate.timepoint), estimate.n)
+            if not estimate.enough:
+                why = "not estimable" if not view.estimable else f"fewer than {min_n} people"
+                cells += [n, why, "–" if not index else why]
+            else:
+                low, high = number(estimate.low), number(estimate.high)
+                mean = f"{number(estimate.mean)} ({low} to {high})"
+                change = (
+                    f"{number(estimate.change)} ({number(estimate.change_low)} to "
+                    f"{number(estimate.change_high)})"
+                    if index
+                    else "– (baseline)"
+                )
+                cells += [n, mean, change]
+        rows.append({"name": shown_at.name, "cells": cells})
+    return rows

@@ -4,7 +4,8 @@ Every write marks its cohort's figures stale (dashboards.freshness); the first p
 after that would work them out again. `refresh_stale`, run by Celery beat every minute,
 does that work first: for each service with a stale cohort it recomputes the figures,
 renders the unfiltered service dashboard into the cache, and works out the changed cohorts'
-outcome figures for both views. Pages stay correct without it; they are only faster.
+outcome figures for both views, fitting the mixed models (every timepoint three ways) that
+the pages never fit while someone waits. Pages stay correct without it; they are only faster.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dashboards.figures import current_versions, start_of_today
 from dashboards.pages import service_figures_html
 from programmes.models import Cohort
 
-UNFILTERED = {"programme": None, "year": None, "status": None}
+UNFILTERED = pages.UNFILTERED
 
 
 def stale_cohorts():
@@ -30,12 +31,21 @@ def stale_cohorts():
 
 
 def refresh_stale() -> dict[str, int]:
-    """Refresh what is stale; returns how many services and cohorts were refreshed."""
+    """Refresh what is stale; returns how many services and cohorts were refreshed because
+    their figures were stale (not those whose mixed models alone were fitted)."""
     stale = list(stale_cohorts().select_related("programme", "service"))
     for service_id in sorted({c.service_id for c in stale}):
         current_versions(Cohort.objects.filter(service_id=service_id))
-        service_figures_html(service_id, UNFILTERED)
+        service_figures_html(service_id, UNFILTERED, fit_models=True)
     for cohort in stale:
         for view in selectors.VIEWS:
-            pages.cohort_dashboard(cohort, show_names=False, view=view)
+            pages.cohort_dashboard(cohort, show_names=False, view=view, fit_models=True)
+    # A page that found figures stale brought them up to date itself, so they are not
+    # stale here, but it did not fit their mixed models: fit those now.
+    services, cohort_ids = pages.without_models()
+    for service_id in services:
+        service_figures_html(service_id, UNFILTERED, fit_models=True)
+    for cohort in Cohort.objects.filter(pk__in=cohort_ids).select_related("programme", "service"):
+        for view in selectors.VIEWS:
+            pages.cohort_dashboard(cohort, show_names=False, view=view, fit_models=True)
     return {"services": len({c.service_id for c in stale}), "cohorts": len(stale)}

@@ -8,13 +8,15 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "accessibility.jsonl"
 
 
-def axe_violations(page) -> list[dict]:
+def axe_violations(page, include: str | None = None) -> list[dict]:
+    """The WCAG 2.2 A/AA violations on the page, or only within the `include` selector."""
     # evaluate() goes through the DevTools protocol, so the page's strict CSP does not
     # have to be loosened to inject the checker.
     page.evaluate(AXE_SOURCE + "\n;0")
     result = page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-        WCAG_TAGS,
+        "async ([tags, include]) => await axe.run(include ? {include: [include]} : document,"
+        " {runOnly: {type: 'tag', values: tags}})",
+        [WCAG_TAGS, include],
     )
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     with REPORT.open("a") as report:
@@ -42,6 +44,7 @@ def axe_violations(page) -> list[dict]:
     ]
 
 
-def assert_accessible(page) -> None:
-    violations = axe_violations(page)
-    assert violations == [], f"WCAG 2.2 A/AA violations on {page.url}: {violations}"
+def assert_accessible(page, include: str | None = None) -> None:
+    violations = axe_violations(page, include)
+    where = f"{page.url} ({include})" if include else page.url
+    assert violations == [], f"WCAG 2.2 A/AA violations on {where}: {violations}"

@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.urls import reverse
 
+from dashboards import warm
 from dashboards.cache import cache
 from tests.browser.axe import assert_accessible
 from tests.conftest import sign_in
@@ -82,4 +83,41 @@ def _check_pages(who, user, cohort, service, live_server, new_page, screenshot, 
         for href in page.locator("#summary a").evaluate_all("l => l.map(a => a.hash)"):
             assert page.locator(href).count() == 1
         assert page.locator("#rci-basis table tbody tr").count() >= 1
+        assert_accessible(page)
+
+
+def test_every_timepoint_sections_are_accessible_with_their_numbers_in_tables(
+    service, clinician, manager, live_server, new_page, screenshot, client
+):
+    """The mixed model, completers and LOCF, on the cohort page and per arm on the service
+    page: tables of numbers with captions and column groups, and WCAG 2.2 AA within them."""
+    full = make_cohort(service, key="cfgp-52", sessions=12, start=datetime.date(2024, 1, 8))
+    usual = make_cohort(service, key="peg-usual-care", sessions=12, start=datetime.date(2024, 1, 8))
+    populate(full, 6)
+    populate(usual, 3, seed=2)  # an arm whose counts are all suppressed
+    warm.refresh_stale()  # the models are fitted in the background, as beat does every minute
+    for who, user, name, url, arms in (
+        ("clinician", clinician, "cohort", reverse("dashboards:cohort", args=[full.pk]), 0),
+        ("manager", manager, "service", reverse("dashboards:service", args=[service.pk]), 2),
+    ):
+        page, errors = _signed_in_page(new_page, live_server, client, user)
+        page.goto(live_server.url + url)
+        page.wait_for_load_state("networkidle")
+        section = page.locator("#every-timepoint")
+        section.scroll_into_view_if_needed()
+        screenshot(page, f"{who}-{name}-every-timepoint")
+        assert errors == []
+        assert section.locator("h3" if arms else "h3 + div table").count() >= max(arms, 1)
+        tables = section.locator("table")
+        assert tables.count() >= 1
+        assert tables.count() == section.locator("table caption").count()
+        assert section.locator("canvas").count() == 0  # numbers only, no chart without them
+        header = section.locator("table").first.locator("thead th[scope=colgroup]")
+        assert header.all_inner_texts() == [
+            "Mixed model (everyone's scores)",
+            "Completers",
+            "Last observation carried forward",
+        ]
+        assert "missing at random" in section.inner_text()
+        assert_accessible(page, include="#every-timepoint")
         assert_accessible(page)

@@ -31,7 +31,9 @@ COHORT_CHANGED_EXTRA = 12
 SERVICE_QUERIES = 11
 # When every cohort's figures are stale: enrolment counts, attendance, completion, score
 # pairs (at week 52; at weeks 12, 32 and 104 in one query) and service-use totals for all
-# of them at once, one write to store them, and the baseline sums read again for the service's SDs.
+# of them at once, one write to store them, and the baseline sums read again for the
+# service's SDs. (The mixed models are fitted by the background refresh, never by a page:
+# dashboards.warm.)
 STALE_EXTRA = 8
 
 

@@ -1,12 +1,12 @@
 """Complementary suppression: no hidden count on the service page can be worked out.
 
-The property test builds service pages (cohorts, the programme comparison, service use and
-occupation) from random counts, suppresses them as the page does, and then plays the
-reader: knowing every shown figure and every sum the page's tables imply (each part of a
-total, so every sum and difference of the figures in them), it finds by integer
-programming the least and greatest whole number each hidden count could be. A hidden count
-with one possible value, or one the sums bound below 5, would have been worked out; there
-must be none.
+The property test builds service pages (cohorts, the programme comparison, every timepoint
+three ways, service use and occupation) from random counts, suppresses them as the page
+does, and then plays the reader: knowing every shown figure and every sum the page's
+tables imply (each part of a total, so every sum and difference of the figures in them),
+it finds by integer programming the least and greatest whole number each hidden count
+could be. A hidden count with one possible value, or one the sums bound below 5, would
+have been worked out; there must be none.
 """
 
 import math
@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from dashboards import suppression
+from dashboards import mixed_model, suppression
+from dashboards.mixed_model import Estimate
 from dashboards.selectors import HEADLINE, suppression_sheet
 from dashboards.suppression import Sheet
 
@@ -86,9 +87,40 @@ def pages(draw):
             }
         ],
     }
+    # Every timepoint three ways: the mixed model's people at baseline are those with a
+    # baseline score; at week 52 also some with no baseline; completers over baseline and
+    # week 52 are the comparison's people with both scores; LOCF counts those with a baseline.
+    with_baseline = n + no_end
+    at_week52 = n + draw(st.integers(0, left_out["no baseline score"]))
+    views = {
+        mixed_model.MIXED: mixed_model.View(
+            mixed_model.MIXED,
+            with_baseline,
+            [
+                Estimate("baseline", "Baseline", with_baseline),
+                Estimate("week52", "Week 52", at_week52),
+            ],
+        ),
+        mixed_model.COMPLETERS: mixed_model.View(
+            mixed_model.COMPLETERS,
+            n,
+            [Estimate("baseline", "Baseline", n), Estimate("week52", "Week 52", n)],
+        ),
+        mixed_model.LOCF: mixed_model.View(
+            mixed_model.LOCF,
+            with_baseline,
+            [Estimate(k, k, with_baseline) for k in ("baseline", "week52")],
+        ),
+    }
     people = draw(st.integers(0, started_total))
     answered = draw(st.integers(0, started_total))
     return {
+        "every_timepoint": [
+            {
+                "key": "cfgp-52",
+                "scales": [{"code": HEADLINE[0], "scale": HEADLINE[1], "views": views}],
+            }
+        ],
         "cohorts": cohorts,
         "comparison": [
             {
