@@ -53,12 +53,14 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "phonenumber_field",
+    "oauth2_provider",
     "accounts",
     "participants",
     "programmes",
     "measures",
     "reminders",
     "dashboards",
+    "fhir",
 ]
 
 MIDDLEWARE = [
@@ -371,6 +373,19 @@ CELERY_BEAT_SCHEDULE["measures-risk-alerts-follow-up"] = {
     "task": "measures.tasks.risk_alerts_follow_up",
     "schedule": crontab(hour=8, minute=0),
 }
+
+# The FHIR API: OAuth 2 client credentials only (fhir.models.FhirClient binds each client to
+# one service). Tokens are short-lived, and client secrets are stored hashed.
+OAUTH2_PROVIDER = {
+    "SCOPES": {"system/*.read": "Read the questionnaires and scores of the client's service"},
+    "DEFAULT_SCOPES": ["system/*.read"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("FHIR_TOKEN_SECONDS", 15 * 60),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 0,
+}
+# Named here because fhir.FhirClient refers to it (the model is swappable).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+# Requests a minute one FHIR client may make (django-ratelimit, in the "ratelimit" cache).
+FHIR_API_RATE = env_str("FHIR_API_RATE", "120/m")
 
 LOGGING = {
     "version": 1,

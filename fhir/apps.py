@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class FhirConfig(AppConfig):
+    name = "fhir"
+    label = "fhir"
+    verbose_name = "FHIR"
