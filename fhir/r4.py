@@ -19,6 +19,7 @@ do; questionnaires and scores are what other systems ask for.
 from fhir.resources.R4B.bundle import Bundle, BundleEntry, BundleEntrySearch, BundleLink
 from fhir.resources.R4B.capabilitystatement import (
     CapabilityStatement,
+    CapabilityStatementImplementation,
     CapabilityStatementRest,
     CapabilityStatementRestResource,
     CapabilityStatementRestResourceInteraction,
@@ -65,6 +66,7 @@ __all__ = [
     "BundleEntrySearch",
     "BundleLink",
     "CapabilityStatement",
+    "CapabilityStatementImplementation",
     "CapabilityStatementRest",
     "CapabilityStatementRestResource",
     "CapabilityStatementRestResourceInteraction",
