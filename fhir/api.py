@@ -7,6 +7,7 @@ service is answered exactly as one that does not exist: 404.
 
 from functools import wraps
 
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.audit import record_access
@@ -141,7 +142,8 @@ def questionnaire_read(request, qid: str):
 
 @fhir_view
 def metadata(request):
-    return fhir_response(capability_statement())
+    token_url = request.build_absolute_uri(reverse("fhir_oauth:token"))
+    return fhir_response(capability_statement(token_url))
 
 
 def not_supported(request):

@@ -1,6 +1,5 @@
 """What the API offers, as a CapabilityStatement at /fhir/metadata."""
 
-from django.urls import reverse
 from django.utils import timezone
 
 from . import r4
@@ -13,8 +12,8 @@ def _search(name: str, kind: str, doc: str):
     return r4.CapabilityStatementRestResourceSearchParam(name=name, type=kind, documentation=doc)
 
 
-def capability_statement() -> r4.CapabilityStatement:
-    site = base_url().removesuffix("/fhir")
+def capability_statement(token_url: str) -> r4.CapabilityStatement:
+    """`token_url`: the token endpoint as the caller reached this server."""
     read = r4.CapabilityStatementRestResourceInteraction(code="read")
     search = r4.CapabilityStatementRestResourceInteraction(code="search-type")
     patient = _search("patient", "reference", "Patient/<id>: one patient of your service")
@@ -39,11 +38,7 @@ def capability_statement() -> r4.CapabilityStatement:
                     extension=[
                         r4.Extension(
                             url=SMART_OAUTH_URIS,
-                            extension=[
-                                r4.Extension(
-                                    url="token", valueUri=site + reverse("fhir_oauth:token")
-                                )
-                            ],
+                            extension=[r4.Extension(url="token", valueUri=token_url)],
                         )
                     ],
                 ),

@@ -6,6 +6,7 @@ import secrets
 from oauth2_provider.models import Application
 
 from fhir.models import FhirClient
+from tests.security.canary_plugin import ISSUED_SECRETS
 
 TOKEN_URL = "/fhir/oauth/token/"
 
@@ -19,6 +20,7 @@ def make_client(service, name="Trust EPR"):
         client_secret=secret,
     )
     client = FhirClient.objects.create(application=application, service=service)
+    ISSUED_SECRETS.add(secret)
     return client, application.client_id, secret
 
 
@@ -31,4 +33,6 @@ def fetch_token(http, client_id: str, secret: str) -> str:
         TOKEN_URL, {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=basic(client_id, secret)
     )
     assert response.status_code == 200, response.content
-    return response.json()["access_token"]
+    token = response.json()["access_token"]
+    ISSUED_SECRETS.add(token)
+    return token

@@ -241,3 +241,22 @@ def test_response_search_runs_the_same_queries_for_5_or_50(api, people, django_a
     with django_assert_num_queries(6):
         found = bundle(get(api, "/fhir/QuestionnaireResponse", questionnaire="phq9-1"))
     assert found.total == people + 1
+
+
+def test_refusals_and_reads_log_nothing_identifying(api, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    person = Participant.objects.get(pk=api["person"].pk)
+    get(
+        api,
+        "/fhir/Observation",
+        identifier=f"https://fhir.nhs.uk/Id/nhs-number|{person.nhs_number}",
+    )
+    get(api, "/fhir/Observation", patient=person.pk, date="not-a-date")
+    get(api, "/fhir/Observation", token="other_token", patient=person.pk)
+    get(api, "/fhir/Observation", patient=person.pk)
+    get(api, "/fhir/Observation", token=None)
+    logged = caplog.text + " ".join(str(r.args) for r in caplog.records)
+    for value in (person.nhs_number, person.given_name, person.family_name, api["own_token"]):
+        assert value not in logged
