@@ -381,6 +381,18 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": ["system/*.read"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("FHIR_TOKEN_SECONDS", 15 * 60),
     "REFRESH_TOKEN_EXPIRE_SECONDS": 0,
+    # RFC 9700 (the OAuth 2.0 security best practice) throughout: tokens only in the
+    # Authorization header (never in a URL, which ends up in logs), stored hashed.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
 # Named here because fhir.FhirClient refers to it (the model is swappable).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"

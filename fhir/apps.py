@@ -7,6 +7,10 @@ class FhirConfig(AppConfig):
     verbose_name = "FHIR"
 
     def ready(self):
-        from fhir import panels
+        from auditlog.registry import auditlog
 
+        from fhir import models, panels
+
+        # Which service an API client may read is a security decision: keep who made it.
+        auditlog.register(models.FhirClient)
         panels.register()
