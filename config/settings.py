@@ -420,6 +420,9 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # runserver's request lines: through the redacting console, not Python's fallback.
         "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # The OAuth libraries log each token they issue or check at DEBUG.
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
         # A failed variable lookup is logged with the whole template context attached.
         "django.template": {"filters": ["template_lookup"]},
     },

@@ -50,12 +50,14 @@ def test_fhirclient_reads_a_participants_observations_with_a_client_credentials_
     ISSUED_SECRETS.add(token["access_token"])
 
     with pytest.raises(FHIRUnauthorizedException):
-        Observation.where(struct={"patient": str(person.participant_id)}).perform(server)
+        next(Observation.where(struct={"patient": str(person.participant_id)}).perform_iter(server))
 
     server.auth = FHIROAuth2Auth(state={"access_token": token["access_token"]})
-    found = Observation.where(
-        struct={"patient": str(person.participant_id), "code": "http://loinc.org|44261-6"}
-    ).perform_resources(server)
+    found = list(
+        Observation.where(
+            struct={"patient": str(person.participant_id), "code": "http://loinc.org|44261-6"}
+        ).perform_resources_iter(server)
+    )
     assert sorted(obs.valueQuantity.value for obs in found) == [8, 16]
     assert {obs.subject.reference for obs in found} == {f"Patient/{person.participant_id}"}
     assert {obs.code.coding[0].code for obs in found} == {"44261-6"}
