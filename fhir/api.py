@@ -8,7 +8,7 @@ service is answered exactly as one that does not exist: 404.
 from functools import wraps
 
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 
 from accounts.audit import record_access
 from measures.definitions import all_instruments
@@ -29,11 +29,16 @@ RESPONSE_PARAMS = frozenset({"patient", "subject", "questionnaire", "authored"})
 
 
 def fhir_view(view):
-    """GET only; every refusal as an OperationOutcome."""
+    """GET only (the API is read-only); every refusal as an OperationOutcome. No CSRF
+    check: the API reads no cookie and changes nothing, so another method only gets 405."""
 
-    @require_GET
+    @csrf_exempt
     @wraps(view)
     def wrapped(request, *args, **kwargs):
+        if request.method != "GET":
+            response = outcome_response(405, "This API is read-only: GET only.")
+            response["Allow"] = "GET"
+            return response
         try:
             return view(request, *args, **kwargs)
         except Refusal as refusal:

@@ -4,7 +4,14 @@ from django.http import HttpResponse
 
 from . import r4
 
-ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 429: "throttled"}
+ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    429: "throttled",
+}
 
 
 class Refusal(Exception):

@@ -155,6 +155,14 @@ def test_bad_input_is_an_operation_outcome_never_a_server_error(api, params, sta
     assert response.status_code == expected
 
 
+def test_the_api_is_read_only(api):
+    response = api["http"].post(
+        "/fhir/Observation", {}, HTTP_AUTHORIZATION=f"Bearer {api['own_token']}"
+    )
+    assert outcome(response, 405).issue[0].code == "not-supported"
+    assert response["Allow"] == "GET"
+
+
 def test_unknown_addresses_under_fhir_are_operation_outcomes(api):
     outcome(get(api, "/fhir/Patient/1"), 404)
     outcome(get(api, "/fhir/Questionnaire/nope-9"), 404)
