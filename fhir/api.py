@@ -60,11 +60,30 @@ def _patient_filter(query, client, prefix: str) -> dict:
     return {f"{prefix}participant_id": pid}
 
 
-def _searchset(request, resources) -> r4.Bundle:
+def _page(query, rows):
+    """One page of rows (_count, _offset), the total, and whether more follow."""
+    count, offset = search.paging(query)
+    total = rows.count()
+    return list(rows[offset : offset + count]), total, count, offset
+
+
+def _searchset(request, resources, total: int, count: int, offset: int) -> r4.Bundle:
+    def link(relation: str, at: int) -> r4.BundleLink:
+        query = request.GET.copy()
+        query["_count"], query["_offset"] = str(count), str(at)
+        return r4.BundleLink(
+            relation=relation, url=request.build_absolute_uri(f"?{query.urlencode()}")
+        )
+
+    links = [r4.BundleLink(relation="self", url=request.build_absolute_uri())]
+    if offset + count < total:
+        links.append(link("next", offset + count))
+    if offset > 0:
+        links.append(link("previous", max(0, offset - count)))
     return r4.Bundle(
         type="searchset",
-        total=len(resources),
-        link=[r4.BundleLink(relation="self", url=request.build_absolute_uri())],
+        total=total,
+        link=links,
         entry=[
             r4.BundleEntry(
                 fullUrl=f"{base_url()}/{resource.get_resource_type()}/{resource.id}",
@@ -96,10 +115,10 @@ def observation_search(request):
     if codes is not None:
         rows = rows.filter(codes)
     rows = rows.filter(search.dates(query, "date", "administration__completed_at"))
-    found = list(rows)
+    found, *paging = _page(query, rows)
     resources = [observation(row.administration, row, IDENTIFIABLE) for row in found]
     _audit({row.administration.enrolment.participant_id for row in found}, client)
-    return fhir_response(_searchset(request, resources))
+    return fhir_response(_searchset(request, resources, *paging))
 
 
 def _questionnaire_filter(query) -> dict:
@@ -130,10 +149,10 @@ def response_search(request):
         **_questionnaire_filter(query),
     )
     rows = rows.filter(search.dates(query, "authored", "completed_at"))
-    found = list(rows)
+    found, *paging = _page(query, rows)
     resources = [questionnaire_response(adm, IDENTIFIABLE) for adm in found]
     _audit({adm.enrolment.participant_id for adm in found}, client)
-    return fhir_response(_searchset(request, resources))
+    return fhir_response(_searchset(request, resources, *paging))
 
 
 @fhir_view

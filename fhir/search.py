@@ -13,8 +13,11 @@ from .identity import scale_system
 from .observations import scale_code
 from .outcomes import Refusal
 
-# Parameters every search takes; _format only as JSON.
-COMMON = frozenset({"_format"})
+# Parameters every search takes; _format only as JSON. _offset is this server's paging
+# parameter, which the "next" and "previous" links of a searchset carry.
+COMMON = frozenset({"_format", "_count", "_offset"})
+DEFAULT_COUNT = 100
+MAX_COUNT = 500
 JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 DATE = re.compile(
     r"^(?P<prefix>eq|gt|lt|ge|le)?"
@@ -36,6 +39,27 @@ def check_names(query, allowed: frozenset[str]) -> None:
     for value in query.getlist("_format"):
         if value not in JSON_FORMATS:
             raise Refusal(400, "Only JSON is served (_format=json).")
+
+
+def _whole(query, name: str, default: int, lowest: int, highest: int | None) -> int:
+    values = query.getlist(name)
+    if not values:
+        return default
+    if len(values) > 1 or not values[0].isdigit():
+        raise Refusal(400, f"{name} must be one whole number.")
+    number = int(values[0])
+    if number < lowest or (highest is not None and number > highest):
+        limit = f"{lowest} to {highest}" if highest is not None else f"{lowest} or more"
+        raise Refusal(400, f"{name} must be {limit}.")
+    return number
+
+
+def paging(query) -> tuple[int, int]:
+    """(_count, _offset): a page of at most MAX_COUNT resources."""
+    return (
+        _whole(query, "_count", DEFAULT_COUNT, 1, MAX_COUNT),
+        _whole(query, "_offset", 0, 0, None),
+    )
 
 
 def patient_id(query, name: str = "patient") -> int | None:

@@ -146,6 +146,10 @@ def test_search_by_date(api):
         ({"patient": "999999999"}, 404),
         ({"_format": "xml"}, 400),
         ({"code": "http://loinc.org|"}, 400),
+        ({"_count": "0"}, 400),
+        ({"_count": "501"}, 400),
+        ({"_count": "ten"}, 400),
+        ({"_offset": "-1"}, 400),
     ],
 )
 def test_bad_input_is_an_operation_outcome_never_a_server_error(api, params, status):
@@ -236,7 +240,7 @@ def test_observation_search_runs_the_same_queries_for_5_or_50(
     for _ in range(people - 1):
         score(enrol(api["cohort"]), "baseline", "phq9", {"total": 4})
     get(api, "/fhir/Observation")  # content types and the like, cached once per process
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         found = bundle(get(api, "/fhir/Observation", code="44261-6"))
     assert found.total == people + 1
 
@@ -246,7 +250,7 @@ def test_response_search_runs_the_same_queries_for_5_or_50(api, people, django_a
     for _ in range(people - 1):
         score(enrol(api["cohort"]), "baseline", "phq9", {"total": 4})
     get(api, "/fhir/QuestionnaireResponse")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         found = bundle(get(api, "/fhir/QuestionnaireResponse", questionnaire="phq9-1"))
     assert found.total == people + 1
 
@@ -268,3 +272,14 @@ def test_refusals_and_reads_log_nothing_identifying(api, caplog):
     logged = caplog.text + " ".join(str(r.args) for r in caplog.records)
     for value in (person.nhs_number, person.given_name, person.family_name, api["own_token"]):
         assert value not in logged
+
+
+def test_searches_are_paged_with_next_links(api):
+    first = bundle(get(api, "/fhir/Observation", _count="2"))
+    assert first.total == 3 and len(first.entry) == 2
+    following = next(link.url for link in first.link if link.relation == "next")
+    second = bundle(api["http"].get(following, HTTP_AUTHORIZATION=f"Bearer {api['own_token']}"))
+    assert len(second.entry) == 1
+    assert not [link for link in second.link if link.relation == "next"]
+    seen = {e.resource.id for e in first.entry} | {e.resource.id for e in second.entry}
+    assert len(seen) == 3

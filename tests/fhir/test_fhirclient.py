@@ -55,7 +55,11 @@ def test_fhirclient_reads_a_participants_observations_with_a_client_credentials_
     server.auth = FHIROAuth2Auth(state={"access_token": token["access_token"]})
     found = list(
         Observation.where(
-            struct={"patient": str(person.participant_id), "code": "http://loinc.org|44261-6"}
+            struct={
+                "patient": str(person.participant_id),
+                "code": "http://loinc.org|44261-6",
+                "_count": "1",  # one a page: fhirclient follows the "next" link
+            }
         ).perform_resources_iter(server)
     )
     assert sorted(obs.valueQuantity.value for obs in found) == [8, 16]
