@@ -221,6 +221,7 @@ NO_CLINICAL_VALUES: dict[str, str] = {
     "reminders.reminderpolicy": "when messages go",
     "reminders.messagetemplate": "message wording, which never names anyone",
     "reminders.escalation": "record numbers and dates only",
+    "fhir.fhirclient": "which service an API client reads; names no participant",
 }
 
 

@@ -53,12 +53,14 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "phonenumber_field",
+    "oauth2_provider",
     "accounts",
     "participants",
     "programmes",
     "measures",
     "reminders",
     "dashboards",
+    "fhir",
 ]
 
 MIDDLEWARE = [
@@ -372,6 +374,31 @@ CELERY_BEAT_SCHEDULE["measures-risk-alerts-follow-up"] = {
     "schedule": crontab(hour=8, minute=0),
 }
 
+# The FHIR API: OAuth 2 client credentials only (fhir.models.FhirClient binds each client to
+# one service). Tokens are short-lived, and client secrets are stored hashed.
+OAUTH2_PROVIDER = {
+    "SCOPES": {"system/*.read": "Read the questionnaires and scores of the client's service"},
+    "DEFAULT_SCOPES": ["system/*.read"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("FHIR_TOKEN_SECONDS", 15 * 60),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 0,
+    # RFC 9700 (the OAuth 2.0 security best practice) throughout: tokens only in the
+    # Authorization header (never in a URL, which ends up in logs), stored hashed.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
+# Named here because fhir.FhirClient refers to it (the model is swappable).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+# Requests a minute one FHIR client may make (django-ratelimit, in the "ratelimit" cache).
+FHIR_API_RATE = env_str("FHIR_API_RATE", "120/m")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -393,6 +420,9 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # runserver's request lines: through the redacting console, not Python's fallback.
         "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # The OAuth libraries log each token they issue or check at DEBUG.
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
         # A failed variable lookup is logged with the whole template context attached.
         "django.template": {"filters": ["template_lookup"]},
     },

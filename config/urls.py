@@ -15,4 +15,7 @@ urlpatterns = [
     path("dashboards/", include("dashboards.urls")),
     path("staff/subject-access/", include("participants.subject_access_urls")),
     path("staff/", include("accounts.urls")),
+    path("fhir/oauth/", include("fhir.oauth_urls")),
+    path("fhir/", include("fhir.api_urls")),
+    path("fhir-bundles/", include("fhir.bundle_urls")),
 ]

@@ -147,6 +147,17 @@ class ReliableChange:
 
 
 @dataclass(frozen=True)
+class ScaleCode:
+    """A standard terminology code for a scale's score (LOINC), and whether it has been
+    checked against the terminology's own entry (False keeps it out of clinical exchange)."""
+
+    system: str
+    code: str
+    display: str
+    verified: bool
+
+
+@dataclass(frozen=True)
 class Scale:
     key: str
     label: str
@@ -162,6 +173,7 @@ class Scale:
     rci: ReliableChange | None
     table: Mapping[int, float] | None = None
     yes: Mapping[int, frozenset[int]] | None = None
+    codes: tuple[ScaleCode, ...] = ()
 
     def band_for(self, value: float) -> Band | None:
         found = None
@@ -536,7 +548,7 @@ def _parse_scale(r: _Reader, data: Any, path: str, items: Mapping[int, Item]) ->
             "cutoff",
             "rci",
         ),
-        ("table", "yes"),
+        ("table", "yes", "codes"),
     )
     key = r.string(data["key"], f"{path}.key")
     if not key.isidentifier() or key != key.lower():
@@ -652,6 +664,7 @@ def _parse_scale(r: _Reader, data: Any, path: str, items: Mapping[int, Item]) ->
     ):
         raise r.fail(f"{path}.cutoff", f"{cutoff} is outside the scale's range")
     rci = _parse_rci(r, data["rci"], f"{path}.rci")
+    codes = _parse_codes(r, data.get("codes", []), f"{path}.codes")
     return Scale(
         key=key,
         label=label,
@@ -667,7 +680,24 @@ def _parse_scale(r: _Reader, data: Any, path: str, items: Mapping[int, Item]) ->
         rci=rci,
         table=table,
         yes=yes,
+        codes=codes,
     )
+
+
+def _parse_codes(r: _Reader, data: Any, path: str) -> tuple[ScaleCode, ...]:
+    codes = []
+    for index, entry in enumerate(r.array(data, path, non_empty=False)):
+        cpath = f"{path}[{index}]"
+        entry = r.obj(entry, cpath, ("system", "code", "display", "verified"))
+        codes.append(
+            ScaleCode(
+                system=r.string(entry["system"], f"{cpath}.system"),
+                code=r.string(entry["code"], f"{cpath}.code"),
+                display=r.string(entry["display"], f"{cpath}.display"),
+                verified=r.boolean(entry["verified"], f"{cpath}.verified"),
+            )
+        )
+    return tuple(codes)
 
 
 def _parse_bands(r: _Reader, data: Any, path: str, low: float, high: float | None):

@@ -5,7 +5,8 @@ On by default (registered from tests/conftest.py); `--no-canary` turns it off.
 
 - Canary values: the personal data tests/factories.py makes (CANARY_VALUES there), the fixed
   values below that tests/security/test_canary_logs.py drives through the main flows, and every
-  raw participant-link token measures.links.link_issue hands out during the run.
+  raw participant-link token measures.links.link_issue hands out during the run, and every
+  secret registered in ISSUED_SECRETS (the FHIR tests' OAuth client secrets and tokens).
 - Capture: every record at DEBUG and above from every logger, whatever the logger's level and
   whether or not it propagates. Logger.isEnabledFor is widened and Logger.handle sees each
   record first; records that only exist because of the widening go no further, so handlers,
@@ -43,6 +44,9 @@ PHONE = "07700 900999"
 NHS_NUMBER = "9434765919"
 
 PLUGIN_NAME = "canary-log-scan"
+# Secrets tests make outside measures.links (OAuth client secrets, access tokens): scanned
+# for as tokens are.
+ISSUED_SECRETS: set[str] = set()
 MAX_REPORTED = 40  # findings printed
 TESTS_LISTED = 3  # tests printed per finding
 _ROOT = str(Path(__file__).resolve().parents[2])
@@ -503,6 +507,8 @@ class CanaryLogScan:
         self.values.add("email", EMAIL)
         self.values.add("phone", PHONE)
         self.values.add("NHS number", NHS_NUMBER)
+        for secret in ISSUED_SECRETS:
+            self.values.add_token(secret)
         factories = sys.modules.get("tests.factories")
         for kind, made in getattr(factories, "CANARY_VALUES", {}).items():
             for value in made:

@@ -13,6 +13,9 @@ Staff pages (kind "staff"):
 Expected for staff pages: anonymous and participant -> sign-in redirect; a persona outside
 the object's service -> 404; inside it without the capability -> 403; otherwise `ok`.
 
+FHIR API addresses (kind "fhir") take a bearer token, never a session: every browser role
+gets `ok` (401 where a token is needed). What each kind of token gets is in FHIR_TOKENS below.
+
 Django admin and allauth pages are not listed one by one: every pattern they have is
 enumerated and judged by the group rules in test_matrix.py (admin: superusers only;
 allauth: the public sign-in pages below, everything else needs a signed-in user).
@@ -25,7 +28,7 @@ from accounts.scope import Can
 
 @dataclass(frozen=True)
 class Rule:
-    kind: str = "staff"  # staff | questionnaire | questionnaire_public
+    kind: str = "staff"  # staff | questionnaire | questionnaire_public | fhir
     need: Can | None = None
     obj: str | None = None
     method: str = "GET"
@@ -124,6 +127,40 @@ TABLE: dict[str, Rule] = {
     "subject_access:approve": Rule(need=C, obj="sar", method="POST", ok=302),
     "subject_access:release": Rule(need=C, obj="sar", method="POST", ok=302),
     "subject_access:download": Rule(need=C, obj="sar", kwargs={"fmt": "json"}),
+    # FHIR bundles to download (signed-in staff)
+    "fhir_bundles:participant": Rule(need=Can.EXPORT_IDENTIFIABLE, obj="participant"),
+    "fhir_bundles:cohort_research": Rule(need=Can.EXPORT_RESEARCH, obj="cohort"),
+    # FHIR API (tokens only; a signed-in session is no token)
+    "fhir_api:metadata": Rule(kind="fhir"),
+    "fhir_api:observation_search": Rule(kind="fhir", ok=401),
+    "fhir_api:response_search": Rule(kind="fhir", ok=401),
+    "fhir_api:questionnaire_read": Rule(kind="fhir", ok=401, kwargs={"qid": "phq9-1"}),
+    "fhir_api:not_supported": Rule(kind="fhir", ok=404),
+    # The token endpoints want client credentials, which no browser role has: an empty
+    # POST is a bad request (OAuth 2's invalid_request / unsupported_grant_type).
+    "fhir_oauth:token": Rule(kind="fhir", method="POST", ok=400),
+    "fhir_oauth:revoke_token": Rule(kind="fhir", method="POST", ok=400),
+}
+
+
+@dataclass(frozen=True)
+class FhirRule:
+    """What each kind of bearer token gets at a FHIR API address, for a patient of the
+    client's own service and of the other service (`patient`: the address takes one)."""
+
+    patient: bool = False
+    public: bool = False
+    ok: int = 200
+
+
+# Token kinds: own (a client of the patient's service), other (a client of the other
+# service), none, revoked (own, revoked). Outside its service a patient does not exist.
+FHIR_TOKENS: dict[str, FhirRule] = {
+    "fhir_api:metadata": FhirRule(public=True),
+    "fhir_api:observation_search": FhirRule(patient=True),
+    "fhir_api:response_search": FhirRule(patient=True),
+    "fhir_api:questionnaire_read": FhirRule(),
+    "fhir_api:not_supported": FhirRule(public=True, ok=404),
 }
 
 # allauth pages anyone may open without signing in. Every other allauth page needs a

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.scope import CAPABILITIES, Role
-from tests.security.matrix_table import ALLAUTH_PUBLIC, TABLE, Rule
+from tests.security.matrix_table import ALLAUTH_PUBLIC, FHIR_TOKENS, TABLE, FhirRule, Rule
 from tests.security.matrix_world import NOW, OBJECTS, ROLES, SHARED_OBJECTS
 
 MEMBER_ROLE = {
@@ -177,6 +177,8 @@ def admin_ok_status(pattern: Pattern, world) -> int:
     action = name.rsplit("_", 1)[-1]
     request = _superuser_request(world)
     if "object_id" in pattern.route and not model._default_manager.exists():
+        if action == "delete" and not model_admin.has_delete_permission(request):
+            return 403  # the delete view asks for the permission before the object
         return 302  # the admin sends a missing object back to the index with a message
     allowed = {
         "changelist": model_admin.has_view_or_change_permission(request),
@@ -314,6 +316,8 @@ def cells_for(patterns, world):
                     url, method = table_url(pattern, rule, world, scope), rule.method
                     if rule.kind == "staff":
                         expect = expect_staff(rule, role, scope)
+                    elif rule.kind == "fhir":
+                        expect = Expect(rule.ok)
                     else:
                         expect = expect_questionnaire(rule, role, scope)
                 yield pattern, role, scope, method, url, expect
@@ -446,4 +450,62 @@ def test_authorisation_matrix_for_the_questionnaire_page_posts(world, post):
                     failures.append(
                         f"{post} {role} {scope}: expected {expect}, got {describe(response)}"
                     )
+    assert failures == [], "\n" + "\n".join(failures)
+
+
+# The FHIR API by bearer token ---------------------------------------------------------
+
+TOKEN_KINDS = ("own", "other", "none", "revoked")
+
+
+def test_every_fhir_api_address_is_in_the_token_table():
+    names = {p.name for p in PATTERNS if p.namespace == "fhir_api"}
+    assert names == set(FHIR_TOKENS)
+
+
+def expect_fhir_token(rule: FhirRule, token: str, scope: str) -> int:
+    if rule.public:
+        return rule.ok
+    if token in ("none", "revoked"):
+        return 401
+    if rule.patient and token != scope:
+        return 404  # a patient of another service does not exist for this client
+    return rule.ok
+
+
+@pytest.mark.django_db
+def test_fhir_api_matrix_by_token(world):
+    from tests.fhir.clients import fetch_token, make_client
+
+    http = Client()
+    tokens = {"none": None}
+    for kind in ("own", "other", "revoked"):
+        side = world.side("other" if kind == "other" else "own")
+        _, client_id, secret = make_client(side.service, name=f"{kind} client")
+        tokens[kind] = fetch_token(http, client_id, secret)
+    from oauth2_provider.models import AccessToken
+
+    AccessToken.objects.get(application__name="revoked client").revoke()
+    failures = []
+    count = 0
+    for name, rule in FHIR_TOKENS.items():
+        kwargs = dict(TABLE[name].kwargs)
+        for token in TOKEN_KINDS:
+            for scope in ("own", "other") if rule.patient else ("own",):
+                url = reverse(name, kwargs=kwargs or None)
+                if rule.patient:
+                    url += f"?patient={world.side(scope).participant.pk}"
+                headers = {"HTTP_AUTHORIZATION": f"Bearer {tokens[token]}"} if tokens[token] else {}
+                response = http.get(url, **headers)
+                count += 1
+                expected = expect_fhir_token(rule, token, scope)
+                if (
+                    response.status_code != expected
+                    or response["Content-Type"] != "application/fhir+json"
+                ):
+                    failures.append(
+                        f"{name:32} {token:8} {scope:5} expected {expected}, got "
+                        f"{response.status_code} {response['Content-Type']}"
+                    )
+    print(f"\nFHIR token matrix: {count} cells")
     assert failures == [], "\n" + "\n".join(failures)
