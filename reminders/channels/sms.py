@@ -1,3 +1,4 @@
+import itertools
 import json
 import os
 
@@ -96,7 +97,7 @@ class FakeSmsBackend(SmsBackend):
     SAFEGROUND_FAKE_SMS_FAIL=<n> makes the first n calls for each reference fail transiently.
     """
 
-    _calls = 0
+    _calls = itertools.count(1)  # next() is atomic: a batch's texts go from several threads
 
     def _root(self):
         root = settings.OUTBOX_DIR / "fake-sms"
@@ -105,8 +106,7 @@ class FakeSmsBackend(SmsBackend):
         return root
 
     def _name(self, reference: str) -> str:
-        FakeSmsBackend._calls += 1
-        return f"{reference}.{os.getpid()}.{FakeSmsBackend._calls}"
+        return f"{reference}.{os.getpid()}.{next(FakeSmsBackend._calls)}"
 
     def send(self, *, to: str, body: str, reference: str) -> str:
         import time

@@ -12,6 +12,19 @@ def current_totp(secret: str) -> str:
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
+def fresh_totp(secret: str, margin: float = 10.0) -> str:
+    """A code with at least `margin` seconds of its 30-second step left.
+
+    The server accepts only the current step's code: a code read in the last moments of a
+    step can reach the server in the next one (a screenshot between filling and submitting,
+    a loaded machine), and the sign-in then stays on the code page. Waiting for the next step
+    costs at most `margin` seconds and makes the journey deterministic."""
+    left = 30 - time.time() % 30
+    if left < margin:
+        time.sleep(left + 0.2)
+    return current_totp(secret)
+
+
 def sign_in_with_mfa(page, base_url: str, username: str, secret: str, screenshot=None) -> None:
     """Password, then the authenticator code, through the real sign-in pages."""
     page.goto(f"{base_url}/accounts/login/")
@@ -20,7 +33,9 @@ def sign_in_with_mfa(page, base_url: str, username: str, secret: str, screenshot
     if screenshot:
         screenshot(page, "sign-in")
     page.get_by_role("button", name=re.compile("sign in", re.I)).click()
-    page.locator("#id_code").fill(current_totp(secret))
+    code_field = page.locator("#id_code")
+    code_field.wait_for()
+    code_field.fill(fresh_totp(secret))
     if screenshot:
         screenshot(page, "second-factor")
     page.get_by_role("button", name=re.compile("sign in", re.I)).click()

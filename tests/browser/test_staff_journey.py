@@ -9,7 +9,7 @@ from django.core import mail
 
 from accounts.demo_mfa import ensure_totp
 from accounts.models import Membership, User
-from tests.browser.helpers import current_totp, sign_in_with_mfa
+from tests.browser.helpers import fresh_totp, sign_in_with_mfa
 from tests.factories import MembershipFactory, ServiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -73,7 +73,7 @@ def test_administrator_invites_a_clinician_then_deactivates_them(live_server, ne
     desk.wait_for_url(re.compile(r"/accounts/2fa/totp/activate/"))
     trip.step(desk, "set-up-second-factor")
     secret = desk.locator("#authenticator_secret").input_value()
-    desk.locator("#id_code").fill(current_totp(secret))
+    desk.locator("#id_code").fill(fresh_totp(secret))
     desk.get_by_role("button", name="Activate").click()
     desk.wait_for_url(re.compile(r"/accounts/2fa/"))
     trip.step(desk, "second-factor-done")

@@ -2,6 +2,7 @@
 once, permanent failures, the look-up by reference, and wording that cannot break sending."""
 
 import datetime
+import threading
 
 import pytest
 import time_machine
@@ -213,6 +214,53 @@ def test_a_dispatcher_waiting_for_the_provider_rate_does_not_count_again(
     assert len(takes) == 9
     # One count before each batch and one that finds nothing left, not one a wake-up.
     assert len(counts) == 4
+
+
+def test_a_batchs_texts_are_in_flight_together_never_more_than_the_setting(
+    sms_outbox, frozen, settings, monkeypatch
+):
+    # One call waits for the provider's answer: one at a time, a batch of 250 could not
+    # pass 20 a second at Notify's ~50 ms. The first four calls meet at a barrier, which
+    # only four calls in flight at once can pass (one at a time, it breaks after 5 s).
+    settings.REMINDERS_SEND_CONCURRENCY = 4
+    messages = invitations(10)
+    barrier = threading.Barrier(4, timeout=5)
+    lock = threading.Lock()
+    in_flight, most = [0], [0]
+    real_send = LocmemSmsBackend.send
+
+    def slow(self, **kwargs):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            if len(LocmemSmsBackend.calls) < 4:
+                barrier.wait()
+            return real_send(self, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(LocmemSmsBackend, "send", slow)
+    claim = messages_claim(now=NOW, limit=100, worker="a")
+    outcomes = messages_send(ids=claim.ids, claim=claim.token)
+    assert outcomes == {m.pk: Outcome.SENT for m in messages}
+    assert most[0] == 4
+    assert sorted(call["reference"] for call in sms_outbox.calls) == sorted(
+        str(m.reference) for m in messages
+    )
+    assert Message.objects.filter(pk__in=claim.ids, status="sent").count() == 10
+
+
+def test_with_one_text_at_a_time_a_batch_is_sent_in_order(sms_outbox, frozen, settings):
+    settings.REMINDERS_SEND_CONCURRENCY = 1
+    invitations(5)
+    claim = messages_claim(now=NOW, limit=100, worker="a")
+    messages_send(ids=claim.ids, claim=claim.token)
+    references = dict(Message.objects.filter(pk__in=claim.ids).values_list("pk", "reference"))
+    assert [call["reference"] for call in sms_outbox.calls] == [
+        str(references[pk]) for pk in claim.ids
+    ]
 
 
 def test_a_bucket_never_gives_more_than_it_holds(settings):
