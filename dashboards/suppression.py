@@ -15,7 +15,10 @@ suppressed together. It is checked exactly with linear programming (SciPy's HiGH
 hidden count's least and greatest value over every assignment of the hidden counts that
 agrees with the page, knowing a hidden count is never 0 (zeros are shown and never chosen
 as complements). A count is safe when those differ and the greatest is at least
-SUPPRESS_BELOW. Every hidden count is shown with one marker, so the marker says nothing
+SUPPRESS_BELOW. Cheaper checks come first and settle most counts without a program: bounds
+from the sums alone (looser than the programs', so a count they give away is given away),
+solutions already found, and knowing that hiding one more count never gives another away.
+Every hidden count is shown with one marker, so the marker says nothing
 about the size of what it hides.
 """
 
@@ -26,12 +29,15 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
 from scipy.optimize import linprog
 
 SUPPRESS_BELOW = 5
 SUPPRESSED = "suppressed"
 # Least and greatest feasible values closer than this are one value (the LP is in floats).
 _SAME = 0.5
+# An upper bound for every hidden count in the programs, far above any real count.
+_CAP = 1e6
 
 
 @dataclass
@@ -63,18 +69,28 @@ class Sheet:
         hidden = {k for k, v in self.counts.items() if 0 < v < below}
         if not hidden:
             return hidden
-        by_key: dict[Hashable, list[int]] = defaultdict(list)
-        for index, (left, right) in enumerate(self.equations):
-            for key in (*left, *right):
-                by_key[key].append(index)
+        by_key = self._by_key()
+        safe: set = set()
         while True:
-            pinned = self.pinned(hidden, by_key)
+            pinned = self.pinned(hidden, by_key, safe=safe)
             if not pinned:
                 return hidden
+            # Hiding one more count only widens the values the hidden ones could take (the
+            # page's own values, and every solution found so far, still fit the sums), so a
+            # count shown safe stays safe: the next round asks again only about the counts
+            # given away now and the complement added for them.
+            safe = hidden - set(pinned)
             extra = self._complement(pinned, hidden, by_key)
             if extra is None:  # nothing left to hide beside it: all of its sums are hidden
                 return hidden
             hidden.add(extra)
+
+    def _by_key(self) -> dict[Hashable, list[int]]:
+        by_key: dict[Hashable, list[int]] = defaultdict(list)
+        for index, (left, right) in enumerate(self.equations):
+            for key in (*left, *right):
+                by_key[key].append(index)
+        return by_key
 
     def _complement(self, pinned, hidden, by_key):
         """The cheapest shown count in a sum with a given-away one; failing that, in a sum
@@ -101,20 +117,22 @@ class Sheet:
             frontier = next_frontier
         return None
 
-    def pinned(self, hidden: set, by_key: dict | None = None) -> list[Hashable]:
+    def pinned(
+        self, hidden: set, by_key: dict | None = None, *, safe: set = frozenset()
+    ) -> list[Hashable]:
         """Hidden counts the page gives away: pinned to one value, or bounded below
-        SUPPRESS_BELOW by the sums they are in (see the module's docstring)."""
-        if by_key is None:
-            by_key = defaultdict(list)
-            for index, (left, right) in enumerate(self.equations):
-                for key in (*left, *right):
-                    by_key[key].append(index)
+        SUPPRESS_BELOW by the sums they are in (see the module's docstring). Counts in
+        `safe` are known not to be given away and are not asked about (they still count
+        as hidden in the sums)."""
+        by_key = self._by_key() if by_key is None else by_key
         pinned = []
         for component in _components(hidden, self.equations, by_key):
-            pinned += self._pinned_in(component, hidden, by_key)
+            asked = tuple(i for i, key in enumerate(component) if key not in safe)
+            if asked:
+                pinned += self._pinned_in(component, hidden, by_key, asked)
         return pinned
 
-    def _pinned_in(self, component: list, hidden: set, by_key: dict) -> list:
+    def _pinned_in(self, component: list, hidden: set, by_key: dict, asked: tuple) -> list:
         position = {key: i for i, key in enumerate(component)}
         rows, rhs = [], []
         for index in sorted({i for key in component for i in by_key[key]}):
@@ -129,47 +147,70 @@ class Sheet:
                         constant -= sign * self.counts[key]
             rows.append(tuple(row))
             rhs.append(constant)
-        # The same sums give the same answer: protect() asks again for every component after
-        # each complement it adds (only the one it joined has changed), and a page drawn again
-        # with the same counts asks the same questions.
+        # The same sums give the same answer: a page drawn again with the same counts asks
+        # the same questions.
         system = tuple(sorted(set(zip(rows, rhs, strict=True))))
         actual = tuple(self.counts[key] for key in component)
-        return [component[i] for i in _given_away(system, actual, self.below)]
+        return [component[i] for i in _given_away(system, actual, self.below, asked)]
 
 
 @lru_cache(maxsize=8192)
 def _given_away(
-    system: tuple[tuple[tuple[int, ...], int], ...], actual: tuple[int, ...], below: int
+    system: tuple[tuple[tuple[int, ...], int], ...],
+    actual: tuple[int, ...],
+    below: int,
+    asked: tuple[int, ...] | None = None,
 ) -> tuple[int, ...]:
-    """The positions of the hidden counts that the equations `row . x == constant` (every
-    x at least 1) pin to one value or bound below `below`; `actual` is the page's own
-    values, one solution of them."""
-    rows = [row for row, _ in system]
-    rhs = [constant for _, constant in system]
+    """The positions, among `asked` (default: all), of the hidden counts that the equations
+    `row . x == constant` (every x at least 1) pin to one value or bound below `below`;
+    `actual` is the page's own values, one solution of them."""
     width = len(actual)
+    asked = tuple(range(width)) if asked is None else asked
     if width == 1:
         # One hidden count in a sum: it is the sum's other figures' difference.
-        return (0,) if any(row[0] for row in rows) else ()
+        return (0,) if any(row[0] for row, _ in system) else ()
+    # As arrays once: linprog converts lists of rows on every call, most of a small
+    # program's cost.
+    rows = np.array([row for row, _ in system], dtype=float)
+    rhs = np.array([constant for _, constant in system], dtype=float)
     # Every solution the solver finds is a second value a reader cannot rule out: a count
     # that two known solutions give different values, one of them at least `below`, is safe
     # without solving for its own least and greatest (the same answer, fewer programs).
-    holds = all(
-        sum(c * x for c, x in zip(row, actual, strict=True)) == constant for row, constant in system
-    )
+    holds = bool(np.array_equal(rows @ np.array(actual, dtype=float), rhs))
     solutions = [actual] if holds else []
 
     def shown_safe(i: int) -> bool:
         values = [x[i] for x in solutions]
         return bool(values) and max(values) - min(values) >= _SAME and max(values) >= below - _SAME
 
-    pinned = []
-    for i in range(width):
+    # Bounds from the sums alone (each count's range given the others' ranges, tightened
+    # until nothing moves) are looser than the programs' but never wrong: a count they
+    # bound below `below` or to one value is given away without a program. While
+    # complements are still being added nearly every count is, round after round.
+    low_bound, high_bound = _propagated_bounds(rows, rhs)
+    pinned = [
+        i for i in asked if high_bound[i] < below - _SAME or high_bound[i] - low_bound[i] < _SAME
+    ]
+    asked = tuple(i for i in asked if i not in set(pinned))
+    # Then one program for many counts: the greatest total of the counts not yet shown
+    # safe. Its solution usually lifts most of them to other values of at least `below`
+    # at once. (The cap keeps that program bounded; a count that could exceed it is safe
+    # either way, so the answer is the same.)
+    bounds = (1, _CAP)
+    open_ = [i for i in asked if not shown_safe(i)]
+    if len(open_) > 1:
+        objective = np.zeros(width)
+        objective[open_] = -1.0
+        found = linprog(objective, A_eq=rows, b_eq=rhs, bounds=bounds, method="highs")
+        if found.status == 0:
+            solutions.append(tuple(found.x))
+    for i in open_:
         if shown_safe(i):
             continue
-        objective = [0.0] * width
+        objective = np.zeros(width)
         objective[i] = -1.0
-        high = linprog(objective, A_eq=rows, b_eq=rhs, bounds=(1, None), method="highs")
-        if high.status != 0:  # unbounded above (or no bound found): nothing learnt
+        high = linprog(objective, A_eq=rows, b_eq=rhs, bounds=bounds, method="highs")
+        if high.status != 0:  # no solution found: nothing learnt
             continue
         solutions.append(tuple(high.x))
         greatest = -high.fun
@@ -179,11 +220,38 @@ def _given_away(
         if shown_safe(i):
             continue
         objective[i] = 1.0
-        low = linprog(objective, A_eq=rows, b_eq=rhs, bounds=(1, None), method="highs")
+        low = linprog(objective, A_eq=rows, b_eq=rhs, bounds=bounds, method="highs")
         solutions.append(tuple(low.x))
         if greatest - low.fun < _SAME:
             pinned.append(i)
-    return tuple(pinned)
+    return tuple(sorted(pinned))
+
+
+def _propagated_bounds(rows: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least and greatest values each count can take by the sums one at a time, from
+    1 <= x <= _CAP, tightened until they settle: for each sum and each count in it, the
+    count is the sum's constant less the others, whose ranges bound it."""
+    width = rows.shape[1]
+    low, high = np.ones(width), np.full(width, _CAP)
+    positive, negative = np.maximum(rows, 0), np.minimum(rows, 0)
+    nonzero = rows != 0
+    for _ in range(50):
+        least = positive @ low + negative @ high  # each sum's least value
+        most = positive @ high + negative @ low
+        # Each count's own share of its sum's least and greatest value.
+        own_least = np.where(rows > 0, rows * low, rows * high)
+        own_most = np.where(rows > 0, rows * high, rows * low)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # coefficient * x = constant - (the rest), the rest between its least and most
+            a = (rhs[:, None] - (most[:, None] - own_most)) / rows
+            b = (rhs[:, None] - (least[:, None] - own_least)) / rows
+        lower = np.where(nonzero, np.minimum(a, b), -np.inf).max(axis=0)
+        upper = np.where(nonzero, np.maximum(a, b), np.inf).min(axis=0)
+        new_low, new_high = np.maximum(low, lower), np.minimum(high, upper)
+        if np.allclose(new_low, low) and np.allclose(new_high, high):
+            break
+        low, high = new_low, new_high
+    return low, high
 
 
 def _components(hidden: set, equations: list, by_key: dict) -> list[list]:
