@@ -10,6 +10,8 @@ import secrets
 
 from auditlog.models import LogEntry
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -108,9 +110,12 @@ def links_revoke_for_participant(*, participant, revoked_by=None) -> int:
 def link_find(raw_token: str) -> ParticipantLink | None:
     """The live link for a token, or None when it is unknown, revoked or expired."""
     link = link_lookup(raw_token)
-    if link is None or link.revoked_at is not None or link.expires_at <= timezone.now():
-        return None
-    return link
+    return link if link is not None and link_is_live(link) else None
+
+
+def link_is_live(link: ParticipantLink) -> bool:
+    """Neither revoked nor expired."""
+    return link.revoked_at is None and link.expires_at > timezone.now()
 
 
 def link_lookup(raw_token: str) -> ParticipantLink | None:
@@ -124,8 +129,9 @@ def link_lookup(raw_token: str) -> ParticipantLink | None:
     )
 
 
-@transaction.atomic
 def link_mark_used(*, link: ParticipantLink) -> None:
+    """First and last use, in one statement (atomic on its own)."""
     now = timezone.now()
-    ParticipantLink.objects.filter(pk=link.pk, first_used_at__isnull=True).update(first_used_at=now)
-    ParticipantLink.objects.filter(pk=link.pk).update(last_used_at=now)
+    ParticipantLink.objects.filter(pk=link.pk).update(
+        first_used_at=Coalesce(F("first_used_at"), Value(now)), last_used_at=now
+    )

@@ -95,7 +95,7 @@ def _live_link(request, raw_token: str):
             return None, None, [], _limited(request)
         return None, None, [], _unavailable(request)
     service = found.participant.service
-    link = links.link_find(raw_token)
+    link = found if links.link_is_live(found) else None
     due = participant_due_administrations(participant_id=link.participant_id) if link else []
     if not due:
         return None, service, [], _unavailable(request, service)
@@ -131,7 +131,10 @@ def start(request):
     if refusal:
         return refusal
     links.link_mark_used(link=link)
-    request.session.cycle_key()
+    if request.session.session_key:
+        # A session that came with the request gets a new key (no fixation); a new one
+        # is created with its data at the end of the request, in one insert.
+        request.session.cycle_key()
     now = time.time()
     request.session[SESSION_KEY] = {
         "link": link.pk,

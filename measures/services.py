@@ -284,17 +284,22 @@ def response_submit(*, administration_id: int, answers: dict | None = None) -> S
         return SubmitOutcome(adm, submitted=False)
     if adm.status not in ANSWERABLE or adm.closes_on < timezone.localdate():
         raise AdministrationClosed
-    response, _ = Response.objects.get_or_create(administration=adm)
-    if answers:
-        response.answers = {**response.answers, **_clean_for_storage(answers)}
+    # No race for the response row: every writer of it holds the administration's lock.
+    response = Response.objects.filter(administration=adm).first()
+    saved = dict(response.answers) if response else {}
+    merged = {**saved, **_clean_for_storage(answers or {})}
     wording = InstrumentWording.objects.filter(
         service_id=adm.enrolment.cohort.service_id, instrument_code=adm.instrument_code
     ).first()
     instrument = catalogue.instrument_for(adm.instrument_code, wording)
-    result = score(instrument, response.answers)
+    result = score(instrument, merged)
     now = timezone.now()
-    response.submitted_at = now
-    response.save(update_fields=["answers", "submitted_at", "saved_at"])
+    if response is None:
+        # One page and sent at once: the row is written once, with its answers.
+        Response.objects.create(administration=adm, answers=merged, submitted_at=now)
+    else:
+        response.answers, response.submitted_at = merged, now
+        response.save(update_fields=["answers", "submitted_at", "saved_at"])
     adm.started_at = adm.started_at or now
     _complete(adm, result, source=Administration.Source.ONLINE, when=now, entered_by=None)
     return SubmitOutcome(adm, submitted=True)

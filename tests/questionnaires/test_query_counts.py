@@ -140,3 +140,24 @@ def test_trajectory_panel_runs_the_same_queries_however_many_corrections(
         context = panels.participant_panel(request, participant)
     core10 = next(scale for scale in context["scales"] if scale.code == "core10")
     assert [p.superseded for p in core10.points] == [True] * corrections + [False]
+
+
+# Opening the link: the link with its participant and service, what is due, the service's
+# wording of the licensed ones due (their length). Starting: the same, the one-statement
+# first and last use, the first questionnaire's saved answers (where it carries on), and
+# the new session: is its key free, then its insert in a savepoint, with no second write.
+LINK_QUERIES = {"landing": 3, "start": 9}
+
+
+@pytest.mark.parametrize("completed", [1, 5])
+def test_opening_a_link_and_starting_run_the_same_few_queries_whatever_the_history(
+    completed, cohort, frozen, client, django_assert_num_queries
+):
+    participant = _participant_with_history(cohort, completed)
+    token = issue(participant)
+    with django_assert_num_queries(LINK_QUERIES["landing"]):
+        assert client.get(reverse("questionnaire:landing", args=[token])).status_code == 200
+    with django_assert_num_queries(LINK_QUERIES["start"]):
+        response = client.post(reverse("questionnaire:start"), {"token": token})
+    assert response.status_code == 302 and "/page/" in response["Location"]
+
