@@ -160,4 +160,3 @@ def test_opening_a_link_and_starting_run_the_same_few_queries_whatever_the_histo
     with django_assert_num_queries(LINK_QUERIES["start"]):
         response = client.post(reverse("questionnaire:start"), {"token": token})
     assert response.status_code == 302 and "/page/" in response["Location"]
-
