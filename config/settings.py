@@ -335,9 +335,10 @@ REMINDERS_BATCH = env_int("REMINDERS_BATCH", 250)
 # Provider calls a minute across every worker (GOV.UK Notify allows 3,000 per API key).
 # The dispatcher claims at this rate and each provider call waits its turn. 0: no limit.
 REMINDERS_SEND_RATE_PER_MINUTE = env_int("REMINDERS_SEND_RATE_PER_MINUTE", 3000)
-# Texts of one batch in flight at once (threads of the send task; each call still waits
-# its turn at the rate above). One call waits ~50 ms for Notify's answer, so one at a time
-# a batch could not pass 20 a second.
+# Provider calls of one batch in flight at once (threads of the send task, texts and
+# e-mails alike; each call still waits its turn at the rate above, and each thread keeps
+# one SMTP connection for the batch). One call waits ~50 ms for its answer, so one at a
+# time a batch could not pass 20 a second.
 REMINDERS_SEND_CONCURRENCY = env_int("REMINDERS_SEND_CONCURRENCY", 4)
 # How long one dispatcher run keeps claiming while messages are due (the beat starts one a
 # minute; two overlapping runs share the rate and never claim the same row).

@@ -22,6 +22,7 @@ import contextlib
 import datetime
 import logging
 import random
+import threading
 import uuid
 from dataclasses import dataclass, field
 from itertools import batched
@@ -904,44 +905,39 @@ def _escalation_outgoing_batch(messages: list[Message], claim: str) -> list[Outg
 def _deliver_batch(outgoing: list[Outgoing]) -> list[_Delivery]:
     """Every provider call of a batch, outside any transaction.
 
-    Texts go REMINDERS_SEND_CONCURRENCY at a time, each call still waiting its turn in the
-    send bucket, so one batch can use the provider's whole rate although each call waits
-    for the provider's answer (Notify: tens of milliseconds). E-mails go one after another
-    over the batch's one SMTP connection, in this thread, while the texts are in flight.
-    Nothing here touches the database. Results come back in the batch's order."""
+    REMINDERS_SEND_CONCURRENCY calls at a time, texts and e-mails alike, each call still
+    waiting its turn in the send bucket, so one batch can use the provider's whole rate
+    although each call waits for its answer (Notify, an SMTP server: tens of milliseconds).
+    Each thread sends its e-mails over one SMTP connection of its own, opened at its first
+    e-mail and closed when the batch is done: never one connection an e-mail. Nothing here
+    touches the database. Results come back in the batch's order."""
     bucket = pacing.send_bucket()
-    texts = [i for i, item in enumerate(outgoing) if item.channel == Message.Channel.SMS]
-    results: dict[int, _Delivery] = {}
-    width = min(max(1, settings.REMINDERS_SEND_CONCURRENCY), len(texts))
+    width = min(max(1, settings.REMINDERS_SEND_CONCURRENCY), len(outgoing))
     with contextlib.ExitStack() as stack:
-        futures = {}
-        if width > 1:
-            pool = stack.enter_context(
-                concurrent.futures.ThreadPoolExecutor(width, thread_name_prefix="send")
-            )
-            futures = {i: pool.submit(_deliver_one, outgoing[i], bucket, None) for i in texts}
-        mailer = _LazyMailer(stack)
-        for i, item in enumerate(outgoing):
-            if i not in futures:
-                results[i] = _deliver_one(item, bucket, mailer)
-        for i, future in futures.items():
-            results[i] = future.result()
-    return [results[i] for i in range(len(outgoing))]
+        mailers = _Mailers(stack)
+        if width <= 1:
+            return [_deliver_one(item, bucket, mailers) for item in outgoing]
+        with concurrent.futures.ThreadPoolExecutor(width, thread_name_prefix="send") as pool:
+            return list(pool.map(lambda item: _deliver_one(item, bucket, mailers), outgoing))
 
 
-class _LazyMailer:
-    """The batch's one SMTP connection, opened at its first e-mail."""
+class _Mailers:
+    """One SMTP connection for each thread that sends an e-mail, opened at its first one,
+    all closed with the batch."""
 
     def __init__(self, stack: contextlib.ExitStack):
-        self.stack, self.connection = stack, None
+        self.stack, self.local, self.lock = stack, threading.local(), threading.Lock()
 
     def get(self):
-        if self.connection is None:
-            self.connection = self.stack.enter_context(channels.email_session())
-        return self.connection
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            with self.lock:  # ExitStack is not safe to enter from two threads at once
+                connection = self.stack.enter_context(channels.email_session())
+            self.local.connection = connection
+        return connection
 
 
-def _deliver_one(item: Outgoing, bucket, mailer: _LazyMailer | None) -> _Delivery:
+def _deliver_one(item: Outgoing, bucket, mailers: _Mailers) -> _Delivery:
     try:
         if item.channel == Message.Channel.SMS:
             reference = _deliver_sms(item, bucket)
@@ -954,7 +950,7 @@ def _deliver_one(item: Outgoing, bucket, mailer: _LazyMailer | None) -> _Deliver
                 subject=item.subject,
                 body=item.body,
                 reference=item.reference,
-                mailer=mailer.get(),
+                mailer=mailers.get(),
             )
     except channels.TransientSendError as error:
         return _Delivery(item, Outcome.RETRY, str(error) or type(error).__name__)

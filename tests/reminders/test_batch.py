@@ -252,6 +252,30 @@ def test_a_batchs_texts_are_in_flight_together_never_more_than_the_setting(
     assert Message.objects.filter(pk__in=claim.ids, status="sent").count() == 10
 
 
+def test_a_batchs_emails_share_a_few_connections_not_one_each(
+    sms_outbox, frozen, settings, monkeypatch, mailoutbox
+):
+    # Sent one after another over the batch's one connection, e-mails capped a batch at
+    # 20 a second; several threads share the work, each with one connection of its own.
+    settings.REMINDERS_SEND_CONCURRENCY = 4
+    messages = invitations(12, participant__preferred_channel="email")
+    opened = []
+    real_session = services.channels.email_session
+
+    def counting_session():
+        opened.append(threading.current_thread().name)
+        return real_session()
+
+    monkeypatch.setattr(services.channels, "email_session", counting_session)
+    claim = messages_claim(now=NOW, limit=100, worker="a")
+    outcomes = messages_send(ids=claim.ids, claim=claim.token)
+    assert outcomes == {m.pk: Outcome.SENT for m in messages}
+    assert len(mailoutbox) == 12
+    # At most one connection a thread, and never the batch's main thread.
+    assert 1 <= len(opened) <= 4 and len(set(opened)) == len(opened)
+    assert all(name.startswith("send") for name in opened)
+
+
 def test_with_one_text_at_a_time_a_batch_is_sent_in_order(sms_outbox, frozen, settings):
     settings.REMINDERS_SEND_CONCURRENCY = 1
     invitations(5)
