@@ -634,7 +634,8 @@ def scale_section(burst, batched, single, info, run_on) -> str:
             "the provider replaced by `bench/fake_provider.py`, which takes 50 ms a call,",
             "refuses (429) any call past 50 in one second and records every reference. Texts",
             "go through the real Notify backend pointed at it, e-mails through a mail backend",
-            "holding one connection per batch. Queries are counted in the dispatcher and in",
+            "holding one connection per sending thread (a batch sends 4 calls at a time,",
+            "`REMINDERS_SEND_CONCURRENCY`). Queries are counted in the dispatcher and in",
             "every pool process (`bench/worker_probe.py`).",
             "",
             f"Run on {run_on}: {info['nproc']} CPUs shared with other users' work, Python "
@@ -650,7 +651,7 @@ def scale_section(burst, batched, single, info, run_on) -> str:
             f"| lost / duplicates | {burst['lost']} / {burst['duplicates']} |",
             f"| calls refused at the cap | {burst['rejected']} |",
             f"| most calls in one second | {burst['peak_in_one_second']} |",
-            f"| mail sessions (one per batch with e-mails) | {burst['sessions']} |",
+            f"| mail sessions (at most 4 a batch: one per sending thread) | {burst['sessions']} |",
             f"| peak memory of each pool process | {probes} |",
             f"| machine CPU busy over the burst (all users) | {burst['cpu_busy']:.0%} |",
             f"| load average before / after | {burst['load'][0][0]:.1f} / "
