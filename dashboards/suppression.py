@@ -187,7 +187,10 @@ def _given_away(
     # until nothing moves) are looser than the programs' but never wrong: a count they
     # bound below `below` or to one value is given away without a program. While
     # complements are still being added nearly every count is, round after round.
-    low_bound, high_bound = _propagated_bounds(rows, rhs)
+    terms_row, terms_column = np.nonzero(rows)
+    low_bound, high_bound = _propagated_bounds(
+        terms_row, terms_column, rows[terms_row, terms_column], rhs, width
+    )
     pinned = [
         i for i in asked if high_bound[i] < below - _SAME or high_bound[i] - low_bound[i] < _SAME
     ]
@@ -227,27 +230,29 @@ def _given_away(
     return tuple(sorted(pinned))
 
 
-def _propagated_bounds(rows: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _propagated_bounds(
+    rows: np.ndarray, columns: np.ndarray, coefficients: np.ndarray, rhs: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Least and greatest values each count can take by the sums one at a time, from
     1 <= x <= _CAP, tightened until they settle: for each sum and each count in it, the
-    count is the sum's constant less the others, whose ranges bound it."""
-    width = rows.shape[1]
+    count is the sum's constant less the others, whose ranges bound it. The sums come as
+    their nonzero coefficients (row, column, coefficient), so the work grows with the
+    terms, not with sums times counts."""
     low, high = np.ones(width), np.full(width, _CAP)
-    positive, negative = np.maximum(rows, 0), np.minimum(rows, 0)
-    nonzero = rows != 0
+    positive = coefficients > 0
+    sums = len(rhs)
     for _ in range(50):
-        least = positive @ low + negative @ high  # each sum's least value
-        most = positive @ high + negative @ low
-        # Each count's own share of its sum's least and greatest value.
-        own_least = np.where(rows > 0, rows * low, rows * high)
-        own_most = np.where(rows > 0, rows * high, rows * low)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # coefficient * x = constant - (the rest), the rest between its least and most
-            a = (rhs[:, None] - (most[:, None] - own_most)) / rows
-            b = (rhs[:, None] - (least[:, None] - own_least)) / rows
-        lower = np.where(nonzero, np.minimum(a, b), -np.inf).max(axis=0)
-        upper = np.where(nonzero, np.maximum(a, b), np.inf).min(axis=0)
-        new_low, new_high = np.maximum(low, lower), np.minimum(high, upper)
+        # Each term's least and greatest share of its sum, and each sum's least and most.
+        own_least = np.where(positive, coefficients * low[columns], coefficients * high[columns])
+        own_most = np.where(positive, coefficients * high[columns], coefficients * low[columns])
+        least = np.bincount(rows, weights=own_least, minlength=sums)
+        most = np.bincount(rows, weights=own_most, minlength=sums)
+        # coefficient * x = constant - (the rest), the rest between its least and most
+        a = (rhs[rows] - (most[rows] - own_most)) / coefficients
+        b = (rhs[rows] - (least[rows] - own_least)) / coefficients
+        new_low, new_high = low.copy(), high.copy()
+        np.maximum.at(new_low, columns, np.minimum(a, b))
+        np.minimum.at(new_high, columns, np.maximum(a, b))
         if np.allclose(new_low, low) and np.allclose(new_high, high):
             break
         low, high = new_low, new_high
