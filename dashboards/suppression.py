@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from scipy.optimize import linprog
+from scipy.sparse import csr_array
 
 SUPPRESS_BELOW = 5
 SUPPRESSED = "suppressed"
@@ -71,17 +72,24 @@ class Sheet:
             pinned = self.pinned(hidden, by_key)
             if not pinned:
                 return hidden
-            extra = self._complement(pinned, hidden, by_key)
-            if extra is None:  # nothing left to hide beside it: all of its sums are hidden
+            # One complement for each given-away count, all at once, then every sum is
+            # checked again. One at a time, a service of a thousand cohorts took a round
+            # of linear programs over all of them for each of its hundreds of complements
+            # (their sums join every cohort into one system); at once, a few rounds. It can
+            # hide a figure more than one at a time would (two given-away counts in one sum
+            # each take one), never one less: the check that ends the loop is the same.
+            extras = {self._complement([key], hidden, by_key) for key in pinned} - {None}
+            if not extras:  # nothing left to hide beside them: all of their sums are hidden
                 return hidden
-            hidden.add(extra)
+            hidden |= extras
 
     def _complement(self, pinned, hidden, by_key):
-        """The cheapest shown count in a sum with a given-away one; failing that, in a sum
-        with a hidden count that shares a sum with it, and so on outwards."""
+        """The cheapest shown count in the shortest sum with a given-away one; failing
+        that, in a sum with a hidden count that shares a sum with it, and so on outwards."""
         reached, frontier, done = set(pinned), list(pinned), set()
         while frontier:
-            candidates = set()
+            # (the length of the shortest sum it shares with a given-away count, the key)
+            candidates: dict[Hashable, int] = {}
             next_frontier = []
             for key in frontier:
                 for index in by_key[key]:
@@ -89,15 +97,21 @@ class Sheet:
                         continue
                     done.add(index)
                     left, right = self.equations[index]
+                    length = len(left) + len(right)
                     for other in (*left, *right):
                         if other not in hidden:
                             if self.counts[other] > 0:
-                                candidates.add(other)
+                                candidates[other] = min(candidates.get(other, length), length)
                         elif other not in reached:
                             reached.add(other)
                             next_frontier.append(other)
             if candidates:
-                return min(candidates, key=lambda k: (self.costs[k], self.counts[k], repr(k)))
+                # From the shortest sum first: a cohort's own row widens the range of its
+                # hidden parts; a count elsewhere in a service-wide total seldom does.
+                return min(
+                    candidates,
+                    key=lambda k: (candidates[k], self.costs[k], self.counts[k], repr(k)),
+                )
             frontier = next_frontier
         return None
 
@@ -119,7 +133,7 @@ class Sheet:
         rows, rhs = [], []
         for index in sorted({i for key in component for i in by_key[key]}):
             left, right = self.equations[index]
-            row = [0] * len(component)
+            row: dict[int, int] = defaultdict(int)
             constant = 0
             for sign, keys in ((1, left), (-1, right)):
                 for key in keys:
@@ -127,36 +141,66 @@ class Sheet:
                         row[position[key]] += sign
                     else:
                         constant -= sign * self.counts[key]
-            rows.append(tuple(row))
+            # Sparse, (position, coefficient) pairs: a large service's system has thousands
+            # of counts, each in a few of its sums.
+            rows.append(tuple(sorted((i, c) for i, c in row.items() if c)))
             rhs.append(constant)
         # The same sums give the same answer: protect() asks again for every component after
-        # each complement it adds (only the one it joined has changed), and a page drawn again
-        # with the same counts asks the same questions.
+        # each round of complements (only those they joined have changed), and a page drawn
+        # again with the same counts asks the same questions.
         system = tuple(sorted(set(zip(rows, rhs, strict=True))))
         actual = tuple(self.counts[key] for key in component)
         return [component[i] for i in _given_away(system, actual, self.below)]
 
 
+# From this many hidden counts in one system, four programs over all of them come first:
+# each count's own programs are then needed only where their solutions do not already
+# show it safe.
+_WITNESS_FROM = 8
+
+
 @lru_cache(maxsize=8192)
 def _given_away(
-    system: tuple[tuple[tuple[int, ...], int], ...], actual: tuple[int, ...], below: int
+    system: tuple[tuple[tuple[tuple[int, int], ...], int], ...], actual: tuple[int, ...], below: int
 ) -> tuple[int, ...]:
     """The positions of the hidden counts that the equations `row . x == constant` (every
-    x at least 1) pin to one value or bound below `below`; `actual` is the page's own
-    values, one solution of them."""
-    rows = [row for row, _ in system]
-    rhs = [constant for _, constant in system]
+    x at least 1; each row as (position, coefficient) pairs) pin to one value or bound
+    below `below`; `actual` is the page's own values, one solution of them."""
     width = len(actual)
     if width == 1:
         # One hidden count in a sum: it is the sum's other figures' difference.
-        return (0,) if any(row[0] for row in rows) else ()
+        return (0,) if any(row for row, _ in system) else ()
+    rhs = [constant for _, constant in system]
+    matrix = csr_array(
+        (
+            [c for row, _ in system for _i, c in row],
+            (
+                [r for r, (row, _) in enumerate(system) for _ in row],
+                [i for row, _ in system for i, _c in row],
+            ),
+        ),
+        shape=(len(system), width),
+    )
     # Every solution the solver finds is a second value a reader cannot rule out: a count
     # that two known solutions give different values, one of them at least `below`, is safe
     # without solving for its own least and greatest (the same answer, fewer programs).
-    holds = all(
-        sum(c * x for c, x in zip(row, actual, strict=True)) == constant for row, constant in system
-    )
+    holds = all(sum(c * actual[i] for i, c in row) == constant for row, constant in system)
     solutions = [actual] if holds else []
+
+    def solve(objective):
+        return linprog(objective, A_eq=matrix, b_eq=rhs, bounds=(1, None), method="highs")
+
+    if width >= _WITNESS_FROM:
+        # Small counts up and the others down, then the reverse; then alternate counts up
+        # and down, and the reverse. Parts of one sum (a cohort's completed and left early,
+        # whose total the page gives) go to opposite ends in one or other pair of programs.
+        small = [-1.0 if x < below else 1.0 for x in actual]
+        alternate = [(-1.0) ** i for i in range(width)]
+        for objective in (small, alternate):
+            for sign in (1.0, -1.0):
+                found = solve([sign * w for w in objective])
+                if found.status == 0:
+                    solutions.append(tuple(found.x))
 
     def shown_safe(i: int) -> bool:
         values = [x[i] for x in solutions]
@@ -168,7 +212,7 @@ def _given_away(
             continue
         objective = [0.0] * width
         objective[i] = -1.0
-        high = linprog(objective, A_eq=rows, b_eq=rhs, bounds=(1, None), method="highs")
+        high = solve(objective)
         if high.status != 0:  # unbounded above (or no bound found): nothing learnt
             continue
         solutions.append(tuple(high.x))
@@ -179,7 +223,7 @@ def _given_away(
         if shown_safe(i):
             continue
         objective[i] = 1.0
-        low = linprog(objective, A_eq=rows, b_eq=rhs, bounds=(1, None), method="highs")
+        low = solve(objective)
         solutions.append(tuple(low.x))
         if greatest - low.fun < _SAME:
             pinned.append(i)
@@ -189,6 +233,8 @@ def _given_away(
 def _components(hidden: set, equations: list, by_key: dict) -> list[list]:
     """Hidden keys that share an equation, grouped (shown keys are only numbers in it)."""
     seen: set = set()
+    # Each sum is walked once: a service's totals are sums over every cohort.
+    walked: set[int] = set()
     groups = []
     for start in sorted((k for k in hidden if by_key.get(k)), key=repr):
         if start in seen:
@@ -199,6 +245,9 @@ def _components(hidden: set, equations: list, by_key: dict) -> list[list]:
             key = stack.pop()
             group.append(key)
             for index in by_key[key]:
+                if index in walked:
+                    continue
+                walked.add(index)
                 left, right = equations[index]
                 for other in (*left, *right):
                     if other in hidden and other not in seen:
