@@ -23,6 +23,8 @@ class CohortFigures(models.Model):
     # The `version` the stored figures were worked out from.
     computed_from = models.BigIntegerField(null=True)
     computed_at = models.DateTimeField(null=True)
+    # dashboards.figures.FIGURES_SCHEMA the figures were worked out under.
+    schema = models.PositiveIntegerField(null=True)
     # Counts, sums and distinct (before, after, count) pairs: no names, no identifiers.
     figures = models.JSONField(default=dict)
     # {"code.scale": [n, sum, sum of squares]} of baseline scores, for the service's own

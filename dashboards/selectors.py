@@ -11,10 +11,12 @@ in memory, so a page's query count stays pinned whatever the size of the data.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from dashboards import figures, mixed_model, stats, suppression
@@ -25,6 +27,7 @@ from dashboards.tables import (
     mean_rows,
     retention_rows,
     scale_view_rows,
+    service_cohort_rows,
     session_head,
 )
 from measures.definitions import get_instrument
@@ -906,9 +909,7 @@ def service_dashboard(
                 "left": counts[Enrolment.Status.WITHDRAWN] + counts[Enrolment.Status.DISCHARGED],
                 "attendance_rate": stats.share(attended, recorded),
                 "completion_rate": stats.share(completed, closed),
-                "headline": stats.paired_change(
-                    *HEADLINE, {(b, a): n for b, a, n in found["headline"]}
-                ),
+                "headline": _cohort_headline(tuple(sorted(map(tuple, found["headline"])))),
             }
         )
 
@@ -940,8 +941,24 @@ def service_dashboard(
     }
     page["pooled"] = pooled
     page["hidden"] = _suppress(page)
+    # One reverse() for the table's thousand links, not one each.
+    link = reverse("dashboards:cohort", args=[_LINK_ID])
+    page["cohort_rows"] = service_cohort_rows(
+        cohort_rows, lambda pk: link.replace(str(_LINK_ID), str(pk))
+    )
     page["summary"] = service_summary(page)
     return page
+
+
+_LINK_ID = 987654321
+
+
+@functools.lru_cache(maxsize=16384)
+def _cohort_headline(pairs: tuple[tuple[float, float, int], ...]) -> stats.PairedChange:
+    # A cohort's change on the headline measure depends on its pairs alone, and a service
+    # page shows a thousand cohorts of which one has changed since it was last drawn: each
+    # is worked out once per process for the pairs it has. (Read, never changed, by pages.)
+    return stats.paired_change(*HEADLINE, {(b, a): n for b, a, n in pairs})
 
 
 def _pct(value: float | None) -> str:

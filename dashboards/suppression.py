@@ -60,6 +60,19 @@ class Sheet:
 
     def protect(self, below: int = SUPPRESS_BELOW) -> set[Hashable]:
         """The keys to hide: every count below `below`, and the complements that keep them."""
+        # A page drawn again with the same counts and sums (after a change elsewhere in
+        # its data, or a register taken) hides the same: worked out once per process.
+        self.below = below
+        return set(
+            _protected(
+                tuple(self.counts.items()),
+                tuple(self.costs.items()),
+                tuple(self.equations),
+                below,
+            )
+        )
+
+    def _protect(self, below: int) -> set[Hashable]:
         self.below = below
         hidden = {k for k, v in self.counts.items() if 0 < v < below}
         if not hidden:
@@ -157,6 +170,12 @@ class Sheet:
 # each count's own programs are then needed only where their solutions do not already
 # show it safe.
 _WITNESS_FROM = 8
+
+
+@lru_cache(maxsize=64)
+def _protected(counts: tuple, costs: tuple, equations: tuple, below: int) -> frozenset:
+    sheet = Sheet(counts=dict(counts), costs=dict(costs), equations=list(equations))
+    return frozenset(sheet._protect(below))
 
 
 @lru_cache(maxsize=8192)
