@@ -11,6 +11,7 @@ effect sizes and reliable-change counts are exactly those of the raw scores.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import math
 from collections import defaultdict
@@ -336,7 +337,9 @@ def pair_key(before: float, after: float | None) -> str:
     return f"{float(before)!r}|" + ("" if after is None else f"{float(after)!r}")
 
 
+@functools.lru_cache(maxsize=65536)
 def pair_of(key: str) -> tuple[float, float | None]:
+    # Scores come from small discrete sets: the same keys recur on every page.
     before, after = key.split("|")
     return float(before), (float(after) if after else None)
 

@@ -953,6 +953,21 @@ def service_dashboard(
 _LINK_ID = 987654321
 
 
+@functools.lru_cache(maxsize=4096)
+def _pooled_change(code, scale, pairs, left_out, *, baseline_sd, baseline_n) -> stats.PairedChange:
+    # Each arm's change on one scale at one timepoint, from its counted pairs: after one
+    # cohort changes, most scales' pairs are those of the last drawing, worked out then.
+    # (Read, never changed, by pages.)
+    return stats.paired_change(
+        code,
+        scale,
+        dict(pairs),
+        left_out=dict(left_out),
+        baseline_sd=baseline_sd,
+        baseline_n=baseline_n,
+    )
+
+
 @functools.lru_cache(maxsize=16384)
 def _cohort_headline(pairs: tuple[tuple[float, float, int], ...]) -> stats.PairedChange:
     # A cohort's change on the headline measure depends on its pairs alone, and a service
@@ -1300,11 +1315,11 @@ def _comparison_row(
                 "no end-of-programme score" if tp_key == "week52" else f"no score at {tp_name}"
             ): with_baseline - sum(pairs.values()),
         }
-        result = stats.paired_change(
+        result = _pooled_change(
             code,
             scale,
-            pairs,
-            left_out={k: v for k, v in left_out.items() if v},
+            tuple(sorted(pairs.items())),
+            tuple(sorted((k, v) for k, v in left_out.items() if v)),
             **own_sd(sds, code, scale),
         )
         row["programmes"].append({"key": key, "name": programme_names[key], "result": result})
