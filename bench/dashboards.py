@@ -1,36 +1,43 @@
-"""Dashboard benchmark: a large service on PostgreSQL, timed through a real app server.
+"""Dashboard benchmark: a service at the demo scale and one five times it, on PostgreSQL,
+timed through a real app server in one run.
 
-    DATABASE_URL=postgres://root@127.0.0.1:5432/sg_f_bench REDIS_URL=redis://127.0.0.1:6379/6 \\
+    DATABASE_URL=postgres://root@127.0.0.1:5432/sg_flat_bench REDIS_URL=redis://127.0.0.1:6379/11 \\
         .venv/bin/python bench/dashboards.py
 
-Generates (once; --regenerate to start again) one service with 200 cohorts and 2,000
-participants starting over five years, with registers, questionnaire scores, service use and
-occupation, all through bulk_create. Then starts gunicorn on a loopback port, signs a
-clinician in by writing a session through the session engine, and times the cohort
-dashboard, the service dashboard and a trivial signed-in page in the same run (warm-up, then
-the median of several repetitions in interleaved rounds). Some rows first make a change the
-page must catch up with (a new version of one cohort's figures, or of all of them), as a
-register or a bulk import would, so the cost of the first view after a change is measured
-as well as that of a view of unchanged data. Query counts come from the same pages rendered
-in-process. The figures replace the generated part of the "Dashboards" section of
-BENCHMARKS.md; the hand-written notes under it stay.
+Generates (once; --regenerate to start again) two services in the same database: 1x, 200
+cohorts and 2,000 participants, and 5x, 1,000 cohorts and 10,000 participants, each
+starting over five years, with registers, questionnaire scores, service use and occupation,
+all through bulk_create, a hundred cohorts at a time. Then starts gunicorn on a loopback
+port, signs a clinician of each service in by writing a session through the session
+engine, and times, for each scale, the cohort dashboard, the service dashboard, the home
+page and a trivial signed-in page in the same run (warm-up, then the median of several
+repetitions in interleaved rounds over every page of both scales). Some rows first make a
+change the page must catch up with (a new version of one cohort's figures, or of all of
+them), as a register or a bulk import would, so the cost of the first view after a change
+is measured as well as that of a view of unchanged data. Query counts come from the same
+pages rendered in-process. The machine's CPU busy share (/proc/stat) and load average over
+the timed rounds are printed beside the ratios: on a saturated machine they mean little.
+The figures replace the generated part of the "Dashboards" section of BENCHMARKS.md; the
+hand-written notes under it stay.
 """
 
 import argparse
 import datetime
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-DEFAULT_DB = "postgres://root@127.0.0.1:5432/sg_f_bench"
+DEFAULT_DB = "postgres://root@127.0.0.1:5432/sg_flat_bench"
 
 COHORTS = 200
 PER_COHORT = 10
@@ -63,19 +70,33 @@ def ensure_database(url: str) -> None:
             admin.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
 
 
-def generate(rng: random.Random) -> None:
+@dataclass(frozen=True)
+class Scale:
+    label: str
+    cohorts: int
+    service_name: str
+    clinician: str
+
+
+# The demo scale and five times it, as two services in the same database, timed in one run.
+SCALES = (
+    Scale("1x", COHORTS, SERVICE_NAME, CLINICIAN),
+    Scale("5x", 5 * COHORTS, f"{SERVICE_NAME} 5x", f"{CLINICIAN}_5x"),
+)
+# Cohorts laid out per transaction: bounds the rows held in memory at once.
+CHUNK = 100
+
+
+def generate(rng: random.Random, scale: Scale) -> None:
     from django.db import transaction
-    from django.utils import timezone
 
     from accounts.models import Membership, Service, User
-    from measures.definitions import get_instrument
-    from measures.models import Administration, Score, Timepoint
-    from participants.models import Participant
-    from programmes.models import Attendance, Cohort, Enrolment, GroupSession, Phase, Programme
+    from measures.models import Timepoint
+    from programmes.models import Cohort, Phase, Programme
 
     with transaction.atomic():
-        service = Service.objects.create(name=SERVICE_NAME, phone="0113 496 0000")
-        user = User.objects.create_user(CLINICIAN, password=None, first_name="Bench")
+        service = Service.objects.create(name=scale.service_name, phone="0113 496 0000")
+        user = User.objects.create_user(scale.clinician, password=None, first_name="Bench")
         Membership.objects.create(user=user, service=service, role=Membership.Role.CLINICIAN)
         programmes = {p.key: p for p in Programme.objects.filter(is_current=True)}
         phases = {
@@ -88,15 +109,15 @@ def generate(rng: random.Random) -> None:
         }
         span = (LAST_START - FIRST_START).days
         cohorts = []
-        for i in range(COHORTS):
-            start = FIRST_START + datetime.timedelta(days=span * i // (COHORTS - 1))
+        for i in range(scale.cohorts):
+            start = FIRST_START + datetime.timedelta(days=span * i // (scale.cohorts - 1))
             start -= datetime.timedelta(days=start.weekday())
             key = "peg-usual-care" if i % 3 == 2 else "cfgp-52"
             cohorts.append(
                 Cohort(
                     service=service,
                     programme=programmes[key],
-                    name=f"Cohort {i + 1:03d}",
+                    name=f"Cohort {i + 1:04d}",
                     start_date=start,
                     weekday=0,
                     start_time=datetime.time(10),
@@ -104,130 +125,142 @@ def generate(rng: random.Random) -> None:
                 )
             )
         Cohort.objects.bulk_create(cohorts)
+    for first in range(0, len(cohorts), CHUNK):
+        with transaction.atomic():
+            _generate_cohorts(
+                rng, service, cohorts[first : first + CHUNK], first, phases, timepoints
+            )
 
-        sessions = []
-        for cohort in cohorts:
-            for phase in phases[cohort.programme.key]:
-                if not phase.group_meets:
-                    continue
-                for week in range(phase.start_week, phase.end_week + 1):
-                    date = cohort.week_date(week)
-                    sessions.append(
-                        GroupSession(
-                            cohort=cohort,
-                            phase=phase,
-                            number=week,
-                            week=week,
-                            planned_date=date,
-                            date=date,
-                            start_time=datetime.time(10),
-                            register_taken_at=timezone.now(),
-                        )
-                    )
-        GroupSession.objects.bulk_create(sessions, batch_size=5000)
 
-        participants, enrolments = [], []
-        for c_index in range(len(cohorts)):
-            for p in range(PER_COHORT):
-                n = c_index * PER_COHORT + p
-                participants.append(
-                    Participant(
-                        service=service,
-                        reference=f"B{n:06d}",
-                        given_name=f"Given{n}",
-                        family_name=f"Family{n}",
-                        date_of_birth=datetime.date(1960 + n % 40, 1 + n % 12, 1 + n % 28),
-                        mobile="+447700900123",
+def _generate_cohorts(rng, service, cohorts, first, phases, timepoints) -> None:
+    from django.utils import timezone
+
+    from measures.definitions import get_instrument
+    from measures.models import Administration, Score
+    from participants.models import Participant
+    from programmes.models import Attendance, Enrolment, GroupSession
+
+    sessions = []
+    for cohort in cohorts:
+        for phase in phases[cohort.programme.key]:
+            if not phase.group_meets:
+                continue
+            for week in range(phase.start_week, phase.end_week + 1):
+                date = cohort.week_date(week)
+                sessions.append(
+                    GroupSession(
+                        cohort=cohort,
+                        phase=phase,
+                        number=week,
+                        week=week,
+                        planned_date=date,
+                        date=date,
+                        start_time=datetime.time(10),
+                        register_taken_at=timezone.now(),
                     )
                 )
-        Participant.objects.bulk_create(participants, batch_size=5000)
-        leave_week = {}
-        for index, participant in enumerate(participants):
-            cohort = cohorts[index // PER_COHORT]
-            leaves = rng.random() < 0.25
-            week = rng.randint(4, 45) if leaves else None
-            finished = cohort.week_date(52) < TODAY
-            status = (
-                Enrolment.Status.WITHDRAWN
-                if leaves
-                else Enrolment.Status.COMPLETED
-                if finished
-                else Enrolment.Status.ACTIVE
-            )
-            ended = cohort.week_date(week) if leaves else cohort.week_date(52) if finished else None
-            enrolments.append(
-                Enrolment(
-                    cohort=cohort,
-                    participant=participant,
-                    status=status,
-                    enrolled_on=cohort.start_date,
-                    ended_on=ended,
-                    end_reason="Moved out of area"
-                    if leaves and rng.random() < 0.5
-                    else ("Found the group too hard" if leaves else ""),
+    GroupSession.objects.bulk_create(sessions, batch_size=5000)
+
+    participants, enrolments = [], []
+    for c_index in range(len(cohorts)):
+        for p in range(PER_COHORT):
+            n = (first + c_index) * PER_COHORT + p
+            participants.append(
+                Participant(
+                    service=service,
+                    reference=f"B{n:06d}",
+                    given_name=f"Given{n}",
+                    family_name=f"Family{n}",
+                    date_of_birth=datetime.date(1960 + n % 40, 1 + n % 12, 1 + n % 28),
+                    mobile="+447700900123",
                 )
             )
-            leave_week[index] = week
-        Enrolment.objects.bulk_create(enrolments, batch_size=5000)
-
-        by_cohort = {}
-        for session in sessions:
-            by_cohort.setdefault(session.cohort_id, []).append(session)
-        attendance = []
-        statuses = ["present"] * 14 + ["late", "left_early", "apologies", "dna", "dna"]
-        for index, enrolment in enumerate(enrolments):
-            last = leave_week[index] or 52
-            for session in by_cohort[enrolment.cohort_id]:
-                if session.week <= last and session.date <= TODAY:
-                    attendance.append(
-                        Attendance(
-                            session=session, enrolment=enrolment, status=rng.choice(statuses)
-                        )
-                    )
-        Attendance.objects.bulk_create(attendance, batch_size=10000)
-
-        administrations, score_values = [], []
-        now = timezone.now()
-        for index, enrolment in enumerate(enrolments):
-            cohort = cohorts[index // PER_COHORT]
-            key = cohort.programme.key
-            gain = 0.16 if key == "cfgp-52" else 0.07
-            person = {}
-            for tp in timepoints[key]:
-                due = cohort.start_date + datetime.timedelta(weeks=tp.week)
-                gone = leave_week[index] is not None and tp.week > leave_week[index]
-                for code in tp.instruments:
-                    done = due <= TODAY and not gone and rng.random() < 0.88
-                    status = (
-                        Administration.Status.COMPLETED
-                        if done
-                        else Administration.Status.SCHEDULED
-                        if due > TODAY
-                        else Administration.Status.EXPIRED
-                    )
-                    admin = Administration(
-                        enrolment=enrolment,
-                        timepoint=tp,
-                        instrument_code=code,
-                        due_on=due,
-                        opens_on=due + datetime.timedelta(days=tp.opens_days),
-                        closes_on=due + datetime.timedelta(days=tp.closes_days),
-                        status=status,
-                        completed_at=now if done else None,
-                        instrument_version="1",
-                    )
-                    administrations.append(admin)
-                    if done:
-                        for scale, value in _values(rng, code, tp, gain, person, get_instrument):
-                            score_values.append((admin, scale, value))
-        Administration.objects.bulk_create(administrations, batch_size=10000)
-        Score.objects.bulk_create(
-            [
-                Score(administration=admin, scale=scale, value=value, instrument_version="1")
-                for admin, scale, value in score_values
-            ],
-            batch_size=10000,
+    Participant.objects.bulk_create(participants, batch_size=5000)
+    leave_week = {}
+    for index, participant in enumerate(participants):
+        cohort = cohorts[index // PER_COHORT]
+        leaves = rng.random() < 0.25
+        week = rng.randint(4, 45) if leaves else None
+        finished = cohort.week_date(52) < TODAY
+        status = (
+            Enrolment.Status.WITHDRAWN
+            if leaves
+            else Enrolment.Status.COMPLETED
+            if finished
+            else Enrolment.Status.ACTIVE
         )
+        ended = cohort.week_date(week) if leaves else cohort.week_date(52) if finished else None
+        enrolments.append(
+            Enrolment(
+                cohort=cohort,
+                participant=participant,
+                status=status,
+                enrolled_on=cohort.start_date,
+                ended_on=ended,
+                end_reason="Moved out of area"
+                if leaves and rng.random() < 0.5
+                else ("Found the group too hard" if leaves else ""),
+            )
+        )
+        leave_week[index] = week
+    Enrolment.objects.bulk_create(enrolments, batch_size=5000)
+
+    by_cohort = {}
+    for session in sessions:
+        by_cohort.setdefault(session.cohort_id, []).append(session)
+    attendance = []
+    statuses = ["present"] * 14 + ["late", "left_early", "apologies", "dna", "dna"]
+    for index, enrolment in enumerate(enrolments):
+        last = leave_week[index] or 52
+        for session in by_cohort[enrolment.cohort_id]:
+            if session.week <= last and session.date <= TODAY:
+                attendance.append(
+                    Attendance(session=session, enrolment=enrolment, status=rng.choice(statuses))
+                )
+    Attendance.objects.bulk_create(attendance, batch_size=10000)
+
+    administrations, score_values = [], []
+    now = timezone.now()
+    for index, enrolment in enumerate(enrolments):
+        cohort = cohorts[index // PER_COHORT]
+        key = cohort.programme.key
+        gain = 0.16 if key == "cfgp-52" else 0.07
+        person = {}
+        for tp in timepoints[key]:
+            due = cohort.start_date + datetime.timedelta(weeks=tp.week)
+            gone = leave_week[index] is not None and tp.week > leave_week[index]
+            for code in tp.instruments:
+                done = due <= TODAY and not gone and rng.random() < 0.88
+                status = (
+                    Administration.Status.COMPLETED
+                    if done
+                    else Administration.Status.SCHEDULED
+                    if due > TODAY
+                    else Administration.Status.EXPIRED
+                )
+                admin = Administration(
+                    enrolment=enrolment,
+                    timepoint=tp,
+                    instrument_code=code,
+                    due_on=due,
+                    opens_on=due + datetime.timedelta(days=tp.opens_days),
+                    closes_on=due + datetime.timedelta(days=tp.closes_days),
+                    status=status,
+                    completed_at=now if done else None,
+                    instrument_version="1",
+                )
+                administrations.append(admin)
+                if done:
+                    for scale, value in _values(rng, code, tp, gain, person, get_instrument):
+                        score_values.append((admin, scale, value))
+    Administration.objects.bulk_create(administrations, batch_size=10000)
+    Score.objects.bulk_create(
+        [
+            Score(administration=admin, scale=scale, value=value, instrument_version="1")
+            for admin, scale, value in score_values
+        ],
+        batch_size=10000,
+    )
 
 
 def _values(rng, code, tp, gain, person, get_instrument):
@@ -289,6 +322,7 @@ def session_for(user) -> str:
 
 
 def count_queries(path: str, session_key: str, before) -> tuple[int, int]:
+    """(queries, HTML bytes) of the request, after one untimed request to warm up."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -308,6 +342,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--repetitions", type=int, default=15)
+    parser.add_argument("--generate-only", action="store_true", help="lay out the data only")
     parser.add_argument("--no-write", action="store_true", help="print, do not edit BENCHMARKS.md")
     args = parser.parse_args()
 
@@ -326,28 +361,73 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from accounts.models import Service, User
-    from dashboards import freshness
-    from dashboards.figures import current_versions
-    from dashboards.pages import figures_cache_key
-    from measures.models import Administration, Score
-    from participants.models import Participant
-    from programmes.models import Attendance, Cohort, GroupSession
+    from accounts.models import Service
 
     call_command("migrate", verbosity=0)
     if args.regenerate:
         with connection.cursor() as cursor:
             cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
         call_command("migrate", verbosity=0)
-    if not Service.objects.filter(name=SERVICE_NAME).exists():
-        started = time.perf_counter()
-        generate(random.Random(20261126))
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-        print(f"generated in {time.perf_counter() - started:.0f} s")
+    for number, scale in enumerate(SCALES):
+        if not Service.objects.filter(name=scale.service_name).exists():
+            started = time.perf_counter()
+            generate(random.Random(20261126 + number), scale)
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            print(f"{scale.label} generated in {time.perf_counter() - started:.0f} s", flush=True)
+    if args.generate_only:
+        return
 
-    service = Service.objects.get(name=SERVICE_NAME)
-    user = User.objects.get(username=CLINICIAN)
+    pages, sizes, queries = {}, {}, {}
+    for scale in SCALES:
+        found, sizes[scale.label] = _scale_pages(scale)
+        for name, page in found.items():
+            queries[name] = count_queries(*page)
+        pages.update(found)
+    connection.close()
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ},
+    )
+    try:
+        timings, machine = _time_pages(port, pages, args.repetitions)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    report = _report(pages, timings, queries, sizes, machine, args.repetitions)
+    print(report)
+    if not args.no_write:
+        _write(report)
+
+
+def _scale_pages(scale: Scale):
+    """{row name: (path, session key, what is done before each request)} for one scale."""
+    from django.utils import timezone
+
+    from accounts.models import Service, User
+    from dashboards import freshness
+    from dashboards.cache import cache
+    from dashboards.figures import current_versions
+    from dashboards.pages import figures_cache_key
+    from measures.models import Administration, Score
+    from participants.models import Participant
+    from programmes.models import Attendance, Cohort, GroupSession
+
+    service = Service.objects.get(name=scale.service_name)
+    user = User.objects.get(username=scale.clinician)
     cohort = (
         Cohort.objects.filter(service=service, programme__key="cfgp-52", start_date__year=2022)
         .order_by("start_date")
@@ -372,10 +452,6 @@ def main() -> None:
     no_filters = {"programme": None, "year": None, "status": None}
 
     def drop_service_page():
-        from django.utils import timezone
-
-        from dashboards.cache import cache
-
         versions = current_versions(service_cohorts)
         cache.delete(figures_cache_key(service.pk, no_filters, versions, timezone.localdate()))
 
@@ -385,8 +461,8 @@ def main() -> None:
     def every_cohort_changed():
         freshness.mark_changed(all_ids)
 
-    # (path, what is done before each request: nothing, or a change it must catch up with)
-    pages = {
+    n = sizes["cohorts"]
+    rows = {
         TRIVIAL: ("/dashboards/", None),
         "home page": ("/", None),
         "cohort dashboard (10 people, 52 sessions)": (cohort_url, None),
@@ -394,7 +470,10 @@ def main() -> None:
             cohort_url,
             one_other_cohort_changed,
         ),
-        "service dashboard (200 cohorts), nothing changed since the last view": (service_url, None),
+        f"service dashboard ({n} cohorts), nothing changed since the last view": (
+            service_url,
+            None,
+        ),
         "service dashboard, page not cached (figures current)": (service_url, drop_service_page),
         "service dashboard, after one cohort's data changed": (
             service_url,
@@ -402,103 +481,126 @@ def main() -> None:
         ),
         "service dashboard, after every cohort's data changed": (service_url, every_cohort_changed),
     }
-    queries = {name: count_queries(path, session_key, cold) for name, (path, cold) in pages.items()}
-    connection.close()
-
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ},
-    )
-    try:
-        timings = _time_pages(port, pages, session_key, args.repetitions)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-    report = _report(pages, timings, queries, sizes, args.repetitions)
-    print(report)
-    if not args.no_write:
-        _write(report)
+    return {
+        (scale.label, name): (path, session_key, before) for name, (path, before) in rows.items()
+    }, sizes
 
 
-def _time_pages(port, pages, session_key, repetitions):
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of every CPU since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def _time_pages(port, pages, repetitions):
     import requests
 
-    session = requests.Session()
-    session.cookies.set("sessionid", session_key, domain="127.0.0.1")
+    sessions = {}
+    for _path, key, _before in pages.values():
+        if key not in sessions:
+            sessions[key] = requests.Session()
+            sessions[key].cookies.set("sessionid", key, domain="127.0.0.1")
     base = f"http://127.0.0.1:{port}"
+    first = next(iter(sessions.values()))
     for _ in range(100):
         try:
-            session.get(base + "/dashboards/", timeout=30)
+            first.get(base + "/dashboards/", timeout=30)
             break
         except requests.ConnectionError:
             time.sleep(0.1)
     timings = {name: [] for name in pages}
-    for path, _cold in pages.values():
+    for path, key, _before in pages.values():
         for _ in range(3):
-            response = session.get(base + path, allow_redirects=False, timeout=120)
+            response = sessions[key].get(base + path, allow_redirects=False, timeout=600)
             assert response.status_code == 200, (path, response.status_code)
+    busy_before, total_before = _cpu_times()
+    loads = []
     # Interleaved rounds, so drift in the machine's load hits every page alike.
     for _ in range(repetitions):
-        for name, (path, before) in pages.items():
+        loads.append(os.getloadavg()[0])
+        for name, (path, key, before) in pages.items():
+            session = sessions[key]
             if before:
                 before()
             else:
                 # The state the row names ("nothing changed since the last view"): an
                 # earlier row may have changed data, so view the page once untimed first.
-                session.get(base + path, allow_redirects=False, timeout=120)
+                session.get(base + path, allow_redirects=False, timeout=600)
             started = time.perf_counter()
-            response = session.get(base + path, allow_redirects=False, timeout=120)
+            response = session.get(base + path, allow_redirects=False, timeout=600)
             timings[name].append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200
-    return timings
+    busy_after, total_after = _cpu_times()
+    machine = {
+        "busy": (busy_after - busy_before) / max(1, total_after - total_before),
+        "load_mean": statistics.mean(loads),
+        "load_max": max(loads),
+    }
+    return timings, machine
 
 
-def _report(pages, timings, queries, sizes, repetitions) -> str:
-    trivial = statistics.median(timings[TRIVIAL])
+def _report(pages, timings, queries, sizes, machine, repetitions) -> str:
+    labels = [scale.label for scale in SCALES]
     lines = [
         "## Dashboards",
         "",
         f"`bench/dashboards.py`, run {datetime.date.today():%d %B %Y} on PostgreSQL with one "
-        f"gunicorn sync worker on a loopback port, DEBUG off; {os.cpu_count()} CPUs. A clinician "
-        "signed in through the session engine. Each page was warmed up three times, then "
-        f"requested {repetitions} times in interleaved rounds; the median is shown. "
-        "Rows that name a change make it before every request: a new version for one other "
-        "cohort's stored figures (as a register or questionnaire does), or for all 200 (as a "
-        'bulk import would), so the page first works those figures out again; "page not '
-        "cached\" deletes the service page's rendering while the figures stay current. Query "
-        "counts are for the same requests rendered in-process. Target: each dashboard within "
-        "3x the trivial page.",
+        f"gunicorn sync worker on a loopback port, DEBUG off; {os.cpu_count()} CPUs. Two "
+        "services in one database, timed in the same run: 1x (the demo scale) and 5x. A "
+        "clinician of each signed in through the session engine. Each page was warmed up "
+        f"three times, then requested {repetitions} times in interleaved rounds (every page "
+        "of both scales in each round); the median is shown, as a ratio to the same scale's "
+        "trivial page. Rows that name a change make it before every request: a new version "
+        "for one other cohort's stored figures (as a register or questionnaire does), or for "
+        "all of them (as a bulk import would), so the page first works those figures out "
+        'again; "page not cached" deletes the service page\'s rendering while the figures '
+        "stay current. Query counts are for the same requests rendered in-process. Target: "
+        "at 5x, the service dashboard after one cohort changed and the cohort dashboard each "
+        "within 3x the trivial page.",
         "",
-        "| data | rows |",
-        "|---|---|",
-        *[f"| {k} | {v:,} |" for k, v in sizes.items()],
+        f"Machine during the timed rounds: CPU busy {machine['busy'] * 100:.0f}% of "
+        f"{os.cpu_count()} CPUs (from /proc/stat: this benchmark, its server, PostgreSQL, "
+        f"Redis and anything else running), load average {machine['load_mean']:.2f} "
+        f"(highest {machine['load_max']:.2f}).",
         "",
-        "| page | median ms | ratio to trivial page | queries | HTML KB | target met |",
-        "|---|---|---|---|---|---|",
+        "| data | " + " | ".join(labels) + " |",
+        "|---|" + "---|" * len(labels),
+        *[
+            f"| {k} | " + " | ".join(f"{sizes[label][k]:,}" for label in labels) + " |"
+            for k in sizes[labels[0]]
+        ],
+        "",
+        "| page | "
+        + " | ".join(f"{label} ms | {label} ratio | {label} queries" for label in labels)
+        + " | HTML KB (5x) | target met at 5x |",
+        "|---|" + "---|---|---|" * len(labels) + "---|---|",
     ]
-    for name in pages:
-        median = statistics.median(timings[name])
-        ratio = median / trivial
-        count, size = queries[name]
-        target = (
-            "" if "dashboard" not in name or "index" in name else ("yes" if ratio <= 3 else "no")
-        )
+    names = list(dict.fromkeys(_row(name) for _label, name in pages))
+    for name in names:
+        cells = []
+        for label in labels:
+            found = [k for k in pages if k[0] == label and _row(k[1]) == _row(name)]
+            key = found[0]
+            trivial = statistics.median(timings[(label, TRIVIAL)])
+            median = statistics.median(timings[key])
+            count, _size = queries[key]
+            cells.append(f"{median:.1f} | {median / trivial:.1f}x | {count}")
+        last = found[0]
+        ratio = statistics.median(timings[last]) / statistics.median(timings[(labels[-1], TRIVIAL)])
+        targeted = name.startswith("cohort dashboard") or "after one cohort" in name
+        target = ("yes" if ratio <= 3 else "no") if targeted else ""
         lines.append(
-            f"| {name} | {median:.1f} | {ratio:.1f}x | {count} | {size / 1024:.0f} | {target} |"
+            f"| {_row(name)} | "
+            + " | ".join(cells)
+            + f" | {queries[last][1] / 1024:.0f} | {target} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _row(name: str) -> str:
+    # The same row at every scale, whatever number of cohorts its name gives.
+    return re.sub(r" \(\d+ cohorts\)", "", name)
 
 
 def _write(report: str) -> None:

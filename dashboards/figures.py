@@ -11,12 +11,13 @@ effect sizes and reliable-change counts are exactly those of the raw scores.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -77,7 +78,9 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
             "figures__version",
             "figures__computed_from",
             "figures__computed_at",
-            "figures__figures__schema",
+            # A column of its own: read from inside `figures`, every cohort's figures
+            # were read in full on every page view just for it.
+            "figures__schema",
             f"figures__{field}",
         )
     )
@@ -106,6 +109,7 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
                     version=version,
                     computed_from=version,
                     computed_at=now,
+                    schema=FIGURES_SCHEMA,
                     baseline_sums=figures.pop("sd"),
                     figures=figures,
                 )
@@ -114,7 +118,7 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
             stored,
             update_conflicts=True,
             unique_fields=["cohort"],
-            update_fields=["computed_from", "computed_at", "figures", "baseline_sums"],
+            update_fields=["computed_from", "computed_at", "schema", "figures", "baseline_sums"],
         )
         for row in stored:
             result[row.cohort_id] = getattr(row, field)
@@ -319,6 +323,199 @@ def digest(versions: dict[int, int]) -> str:
     """A short name for one state of a set of cohorts' data."""
     state = ",".join(f"{i}:{v}" for i, v in sorted(versions.items()))
     return hashlib.sha256(state.encode()).hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- pooled
+
+# Stored with each service's pooled figures: raise it when what pool_add keeps changes, and
+# the next reader pools every cohort again from scratch.
+POOL_SCHEMA = 1
+
+
+def pair_key(before: float, after: float | None) -> str:
+    """A (baseline, later score or None) pair as a JSON object's key."""
+    return f"{float(before)!r}|" + ("" if after is None else f"{float(after)!r}")
+
+
+@functools.lru_cache(maxsize=65536)
+def pair_of(key: str) -> tuple[float, float | None]:
+    # Scores come from small discrete sets: the same keys recur on every page.
+    before, after = key.split("|")
+    return float(before), (float(after) if after else None)
+
+
+def empty_pool() -> dict:
+    return {"programmes": {}, "cohorts": {}}
+
+
+def _bump(counts: dict, key: str, n: int) -> None:
+    # Counts that come to 0 go, so a pool kept up to date one cohort at a time is the same
+    # dict as one pooled from scratch.
+    value = counts.get(key, 0) + n
+    if value:
+        counts[key] = value
+    else:
+        counts.pop(key, None)
+
+
+def _bump_pairs(by_scale: dict, scale_key: str, rows: list, sign: int) -> None:
+    counts = by_scale.setdefault(scale_key, {})
+    for before, after, n in rows:
+        _bump(counts, pair_key(before, after), sign * n)
+    if not counts:
+        del by_scale[scale_key]
+
+
+def pool_add(pool: dict, cohort_id: int, programme: str, found: dict, sign: int = 1) -> None:
+    """Put one cohort's stored figures into the pool (sign 1) or take them out (sign -1).
+
+    The pool holds, for each programme, what the service dashboard sums across cohorts:
+    enrolment counts by status, attendance and completion counts, the counted (baseline,
+    later) score pairs of each scale at week 52 and at each later timepoint, and the
+    service-use and occupation totals; and for each cohort, its row of the cohort table.
+    Every figure is a whole number (counts; the totals add up days, events and yes/no
+    answers), so taking a cohort out leaves exactly what pooling the others gives.
+    """
+    programmes = pool["programmes"]
+    prog = programmes.setdefault(
+        programme,
+        {
+            "cohorts": 0,
+            "enrolments": {},
+            "attendance": [0, 0],
+            "completion": [0, 0],
+            "pairs": {},
+            "later": {},
+            "totals": {},
+        },
+    )
+    prog["cohorts"] += sign
+    for status, n in found["enrolments"].items():
+        _bump(prog["enrolments"], status, sign * n)
+    for field in ("attendance", "completion"):
+        prog[field] = [a + sign * b for a, b in zip(prog[field], found[field], strict=True)]
+    for scale_key, rows in found["pairs"].items():
+        _bump_pairs(prog["pairs"], scale_key, rows, sign)
+    for tp_key, by_scale in found.get("later_pairs", {}).items():
+        later = prog["later"].setdefault(tp_key, {})
+        for scale_key, rows in by_scale.items():
+            _bump_pairs(later, scale_key, rows, sign)
+        if not later:
+            del prog["later"][tp_key]
+    for total_key, (total, n) in found["totals"].items():
+        pooled_total, pooled_n = prog["totals"].get(total_key, (0, 0))
+        pooled_total, pooled_n = pooled_total + sign * total, pooled_n + sign * n
+        if pooled_n:
+            prog["totals"][total_key] = [pooled_total, pooled_n]
+        else:
+            prog["totals"].pop(total_key, None)
+    if not prog["cohorts"]:
+        del programmes[programme]
+    if sign > 0:
+        headline = found["pairs"].get(HEADLINE_KEY, [])
+        pool["cohorts"][str(cohort_id)] = {
+            "programme": programme,
+            "enrolments": found["enrolments"],
+            "attendance": found["attendance"],
+            "completion": found["completion"],
+            "headline": [[b, a, n] for b, a, n in headline if a is not None],
+        }
+    else:
+        pool["cohorts"].pop(str(cohort_id), None)
+
+
+HEADLINE_KEY = "core10.total"
+
+
+def pool_of(found: dict[int, tuple[str, dict]]) -> dict:
+    """{cohort id: (programme key, stored figures)} pooled from scratch."""
+    pool = empty_pool()
+    for cohort_id, (programme, figures) in sorted(found.items()):
+        pool_add(pool, cohort_id, programme, figures)
+    return pool
+
+
+def service_pool(service_id: int, versions: dict[int, int], programmes: dict[int, str]) -> dict:
+    """The pool (pool_add) of every cohort of the service, for these current `versions`.
+
+    One query while nothing has changed since it was stored. After a change, only the
+    changed cohorts' figures are read: each one's previous contribution is taken out and
+    its new one put in, in a few queries however many cohorts the service has. Pooled
+    again from scratch when there is no stored pool, it was stored under another
+    POOL_SCHEMA, or a cohort in it has gone. `programmes` gives each cohort's programme key.
+    """
+    from dashboards.models import ServiceFigures
+
+    wanted = {str(i): v for i, v in versions.items()}
+    stored = (
+        ServiceFigures.objects.filter(service_id=service_id)
+        .values_list("schema", "versions", "pooled")
+        .first()
+    )
+    if stored is not None and stored[0] == POOL_SCHEMA and stored[1] == wanted:
+        return stored[2]
+    with transaction.atomic():
+        # Two views after the same change would each take the changed cohort's old figures
+        # out and put its new ones in, counting it twice: the row lock makes the second
+        # wait, then read the first one's versions and find nothing left to do.
+        locked = ServiceFigures.objects.select_for_update().filter(service_id=service_id)
+        found = locked.values_list("schema", "versions").first()
+        if found is None:
+            ServiceFigures.objects.bulk_create(
+                [ServiceFigures(service_id=service_id)], ignore_conflicts=True
+            )
+            found = locked.values_list("schema", "versions").get()
+        schema, pooled_versions = found
+        if stored is not None and (schema, pooled_versions) == stored[:2]:
+            pool = stored[2]  # unchanged since read above: not read again
+        else:
+            pool = ServiceFigures.objects.filter(service_id=service_id).values_list(
+                "pooled", flat=True
+            )[0]
+        if schema != POOL_SCHEMA or set(pooled_versions) - set(wanted):
+            changed, pool, pooled_versions = list(wanted), empty_pool(), {}
+        else:
+            changed = [i for i, v in wanted.items() if pooled_versions.get(i) != v]
+        rows = list(
+            CohortFigures.objects.filter(cohort_id__in=[int(i) for i in changed]).values_list(
+                "cohort_id", "figures", "computed_from", "pooled", "pooled_from"
+            )
+        )
+        if any(
+            str(cohort_id) in pooled_versions
+            and (previous is None or previous_from != pooled_versions[str(cohort_id)])
+            for cohort_id, _f, _c, previous, previous_from in rows
+        ):
+            # What was pooled is not what the cohort says it gave: pool from scratch.
+            return _repool(service_id, versions, programmes)
+        updated = []
+        for cohort_id, found, computed_from, previous, _from in rows:
+            key = str(cohort_id)
+            if key in pooled_versions:
+                pool_add(pool, cohort_id, previous["programme"], previous["figures"], -1)
+            pool_add(pool, cohort_id, programmes[cohort_id], found)
+            # The version of the figures read here, which a write since the caller read
+            # `versions` may have left stale: the next reader then pools the cohort again.
+            pooled_versions[key] = computed_from
+            updated.append(
+                CohortFigures(
+                    cohort_id=cohort_id,
+                    pooled={"programme": programmes[cohort_id], "figures": found},
+                    pooled_from=computed_from,
+                )
+            )
+        CohortFigures.objects.bulk_update(updated, ["pooled", "pooled_from"], batch_size=500)
+        ServiceFigures.objects.filter(service_id=service_id).update(
+            schema=POOL_SCHEMA, versions=pooled_versions, pooled=pool
+        )
+    return pool
+
+
+def _repool(service_id: int, versions: dict[int, int], programmes: dict[int, str]) -> dict:
+    from dashboards.models import ServiceFigures
+
+    ServiceFigures.objects.filter(service_id=service_id).update(schema=0)
+    return service_pool(service_id, versions, programmes)
 
 
 SD_CACHE_SECONDS = 60 * 60

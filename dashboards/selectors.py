@@ -11,10 +11,12 @@ in memory, so a page's query count stays pinned whatever the size of the data.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from dashboards import figures, mixed_model, stats, suppression
@@ -25,6 +27,7 @@ from dashboards.tables import (
     mean_rows,
     retention_rows,
     scale_view_rows,
+    service_cohort_rows,
     session_head,
 )
 from measures.definitions import get_instrument
@@ -775,14 +778,16 @@ def service_dashboard(
     models_key: str | None = None,
     fit_models: bool = True,
 ):
-    """Every cohort side by side and the two programmes compared, from two queries.
+    """Every cohort side by side and the two programmes compared, from a few queries.
 
-    The filtered cohorts and their stored figures; while any cohort's figures are stale, a
-    batch of queries recomputes them first (dashboards.figures). `versions` are those of all
-    the service's cohorts, if the caller has read them; the service's baseline SDs are
-    cached under them. The mixed models are read from the cache under `models_key`, and
-    fitted only if `fit_models` (figures.arm_scale_views); "every_timepoint" is None while
-    they are being worked out.
+    The cohorts and their figures pooled by programme (dashboards.figures): for the
+    unfiltered page the service's stored pool, which reads only the cohorts changed since
+    it was stored; for a filtered one, the filtered cohorts' stored figures pooled afresh.
+    While any cohort's figures are stale, a batch of queries recomputes them first.
+    `versions` are those of all the service's cohorts, if the caller has read them; the
+    service's baseline SDs are cached under them. The mixed models are read from the cache
+    under `models_key`, and fitted only if `fit_models` (figures.arm_scale_views);
+    "every_timepoint" is None while they are being worked out.
     Scores arrive as distinct (before, after) pairs with their counts, so the work here
     depends on the spread of scores, not on the number of participants.
     """
@@ -795,36 +800,43 @@ def service_dashboard(
             "-start_date", "name"
         )
     )
-    stored = figures.current_figures(selected)
+    programme_of = {c["id"]: c["programme__key"] for c in cohorts}
+    if programme is None and year is None and status is None:
+        # Every cohort: the service's stored pool, brought up to date one changed cohort
+        # at a time.
+        if versions is None:
+            versions = figures.current_versions(Cohort.objects.filter(service_id=service_id))
+        pool = figures.service_pool(service_id, versions, programme_of)
+    else:
+        stored = figures.current_figures(selected)
+        pool = figures.pool_of({i: (key, stored[i]) for i, key in programme_of.items()})
     cohort_ids = [c["id"] for c in cohorts]
     programme_names = {c["programme__key"]: c["programme__name"] for c in cohorts}
     programmes = sorted(programme_names, key=_programme_order)
 
     started_by_programme: Counter = Counter()
-    pairs_by_programme: dict = defaultdict(list)
+    # {(programme, code, scale): {(before, after): how many people}}
+    pairs_by_programme: dict = defaultdict(dict)
     baseline_n: Counter = Counter()
-    headline_pairs: dict = defaultdict(list)
-    later_pairs: dict = defaultdict(list)
+    later_pairs: dict = defaultdict(dict)
     totals: dict = defaultdict(lambda: {"total": 0.0, "n": 0})
-    headline = ".".join(HEADLINE)
-    for cohort in cohorts:
-        key, found = cohort["programme__key"], stored[cohort["id"]]
-        started_by_programme[key] += sum(found["enrolments"].get(s, 0) for s in STARTED)
-        for scale_key, rows in found["pairs"].items():
+    for key, prog in pool["programmes"].items():
+        started_by_programme[key] += sum(prog["enrolments"].get(s, 0) for s in STARTED)
+        for scale_key, counts in prog["pairs"].items():
             code, scale = scale_key.split(".")
-            for before, after, n in rows:
+            pairs = pairs_by_programme[(key, code, scale)]
+            for pair, n in counts.items():
+                before, after = figures.pair_of(pair)
                 baseline_n[(key, code, scale)] += n
-                if after is None:
-                    continue
-                pairs_by_programme[(key, code, scale)].extend([(before, after)] * n)
-                if scale_key == headline:
-                    headline_pairs[cohort["id"]].extend([(before, after)] * n)
-        for tp_key, by_scale in found.get("later_pairs", {}).items():
-            for scale_key, rows in by_scale.items():
+                if after is not None:
+                    pairs[(before, after)] = n
+        for tp_key, by_scale in prog["later"].items():
+            for scale_key, counts in by_scale.items():
                 code, scale = scale_key.split(".")
-                for before, after, n in rows:
-                    later_pairs[(key, tp_key, code, scale)].extend([(before, after)] * n)
-        for total_key, (total, n) in found["totals"].items():
+                later_pairs[(key, tp_key, code, scale)] = {
+                    figures.pair_of(pair): n for pair, n in counts.items()
+                }
+        for total_key, (total, n) in prog["totals"].items():
             tp_key, _code, scale = total_key.split(".")
             row = totals[(key, tp_key, scale)]
             row["total"] += total
@@ -879,7 +891,7 @@ def service_dashboard(
     cohort_rows = []
     pooled = {"recorded": 0, "attended": 0, "completed": 0, "closed": 0}
     for cohort in cohorts:
-        found = stored[cohort["id"]]
+        found = pool["cohorts"][str(cohort["id"])]
         pooled["recorded"] += found["attendance"][0]
         pooled["attended"] += found["attendance"][1]
         pooled["completed"] += found["completion"][0]
@@ -897,7 +909,7 @@ def service_dashboard(
                 "left": counts[Enrolment.Status.WITHDRAWN] + counts[Enrolment.Status.DISCHARGED],
                 "attendance_rate": stats.share(attended, recorded),
                 "completion_rate": stats.share(completed, closed),
-                "headline": stats.paired_change(*HEADLINE, headline_pairs.get(cohort["id"], [])),
+                "headline": _cohort_headline(tuple(sorted(map(tuple, found["headline"])))),
             }
         )
 
@@ -929,8 +941,39 @@ def service_dashboard(
     }
     page["pooled"] = pooled
     page["hidden"] = _suppress(page)
+    # One reverse() for the table's thousand links, not one each.
+    link = reverse("dashboards:cohort", args=[_LINK_ID])
+    page["cohort_rows"] = service_cohort_rows(
+        cohort_rows, lambda pk: link.replace(str(_LINK_ID), str(pk))
+    )
     page["summary"] = service_summary(page)
     return page
+
+
+_LINK_ID = 987654321
+
+
+@functools.lru_cache(maxsize=4096)
+def _pooled_change(code, scale, pairs, left_out, *, baseline_sd, baseline_n) -> stats.PairedChange:
+    # Each arm's change on one scale at one timepoint, from its counted pairs: after one
+    # cohort changes, most scales' pairs are those of the last drawing, worked out then.
+    # (Read, never changed, by pages.)
+    return stats.paired_change(
+        code,
+        scale,
+        dict(pairs),
+        left_out=dict(left_out),
+        baseline_sd=baseline_sd,
+        baseline_n=baseline_n,
+    )
+
+
+@functools.lru_cache(maxsize=16384)
+def _cohort_headline(pairs: tuple[tuple[float, float, int], ...]) -> stats.PairedChange:
+    # A cohort's change on the headline measure depends on its pairs alone, and a service
+    # page shows a thousand cohorts of which one has changed since it was last drawn: each
+    # is worked out once per process for the pairs it has. (Read, never changed, by pages.)
+    return stats.paired_change(*HEADLINE, {(b, a): n for b, a, n in pairs})
 
 
 def _pct(value: float | None) -> str:
@@ -1264,19 +1307,19 @@ def _comparison_row(
         "programmes": [],
     }
     for key in programmes:
-        pairs = found.get((key, code, scale), [])
+        pairs = found.get((key, code, scale), {})
         with_baseline = baseline_n.get((key, code, scale), 0)
         left_out = {
             "no baseline score": started[key] - with_baseline,
             (
                 "no end-of-programme score" if tp_key == "week52" else f"no score at {tp_name}"
-            ): with_baseline - len(pairs),
+            ): with_baseline - sum(pairs.values()),
         }
-        result = stats.paired_change(
+        result = _pooled_change(
             code,
             scale,
-            pairs,
-            left_out={k: v for k, v in left_out.items() if v},
+            tuple(sorted(pairs.items())),
+            tuple(sorted((k, v) for k, v in left_out.items() if v)),
             **own_sd(sds, code, scale),
         )
         row["programmes"].append({"key": key, "name": programme_names[key], "result": result})

@@ -17,8 +17,10 @@ Conventions, shown on the pages:
 from __future__ import annotations
 
 import functools
+import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scipy import stats as scipy_stats
@@ -256,7 +258,7 @@ def rci_basis(code: str, scale: str, own_sd: float | None, own_n: int) -> RciBas
 def paired_change(
     code: str,
     scale: str,
-    pairs: Sequence[tuple[float, float]],
+    pairs: Sequence[tuple[float, float]] | Mapping[tuple[float, float], int],
     *,
     left_out: dict[str, int] | None = None,
     baseline_sd: float | None = None,
@@ -265,40 +267,58 @@ def paired_change(
 ) -> PairedChange:
     """Summarise (before, after) pairs. `left_out` says who is missing and why.
 
+    `pairs` are the pairs themselves, or {(before, after): how many people have it}: the
+    distinct pairs of a large service are far fewer than its people, and every figure is
+    the same either way (each sum is math.fsum over every person's value, in C).
     `baseline_sd` and `baseline_n` are the service's own baseline SD for the scale and how
     many baseline scores it comes from; rci_basis decides whether they are used.
     Recovery needs only a cut-off, so it is counted even where no RCI can be reached.
     """
-    result = PairedChange(code=code, scale=scale, n=len(pairs), left_out=dict(left_out or {}))
+    counts = pairs if isinstance(pairs, Mapping) else Counter(pairs)
+    counts = {pair: k for pair, k in counts.items() if k}
+    n = sum(counts.values())
+    result = PairedChange(code=code, scale=scale, n=n, left_out=dict(left_out or {}))
     basis = rci_basis(code, scale, baseline_sd, baseline_n)
     result.rci_basis = basis.text
-    if len(pairs) < min_n:
+    if n < min_n:
         return result
-    changes = [after - before for before, after in pairs]
-    summary = mean_ci(changes, min_n=min_n)
-    result.mean_change, result.sd_change = summary.mean, summary.sd
-    result.ci_low, result.ci_high = summary.low, summary.high
-    if summary.sd:
-        result.d, result.d_low, result.d_high = effect_size_dz(summary.mean, summary.sd, len(pairs))
+    if n >= 2:
+        # As mean_ci and sample_sd work them out from the list of every person's change.
+        changes = [(float(after) - float(before), k) for (before, after), k in counts.items()]
+        mean = math.fsum(_each(changes)) / n
+        sd = math.sqrt(math.fsum(_each([((c - mean) ** 2, k) for c, k in changes])) / (n - 1))
+        half = t_quantile_975(n - 1) * sd / math.sqrt(n)
+        result.mean_change, result.sd_change = mean, sd
+        result.ci_low, result.ci_high = mean - half, mean + half
+        if sd:
+            result.d, result.d_low, result.d_high = effect_size_dz(mean, sd, n)
 
     definition = get_instrument(code).scale(scale)
     if definition.cutoff is not None:
-        result.cases_at_baseline = sum(1 for b, _a in pairs if definition.is_case(b))
+        result.cases_at_baseline = sum(k for (b, _a), k in counts.items() if definition.is_case(b))
         result.recovered = sum(
-            1 for b, a in pairs if definition.is_case(b) and not definition.is_case(a)
+            k for (b, a), k in counts.items() if definition.is_case(b) and not definition.is_case(a)
         )
     if basis.rci is None:
         # No RCI can be reached: reliable change (and so reliable recovery) is not shown.
         result.rci_missing = basis.text
         return result
-    classified = [_classify(code, scale, float(b), float(a), basis.sd) for b, a in pairs]
-    result.rci = classified[0].rci
+    classified = [
+        (_classify(code, scale, float(b), float(a), basis.sd), k) for (b, a), k in counts.items()
+    ]
+    result.rci = classified[0][0].rci
     result.categories = {RELIABLE_IMPROVEMENT: 0, NO_RELIABLE_CHANGE: 0, RELIABLE_DETERIORATION: 0}
-    for change in classified:
-        result.categories[change.category] += 1
+    for change, k in classified:
+        result.categories[change.category] += k
     if definition.cutoff is not None:
-        result.reliable_recovery = sum(1 for c in classified if c.reliable_recovery)
+        result.reliable_recovery = sum(k for c, k in classified if c.reliable_recovery)
     return result
+
+
+def _each(counted: list[tuple[float, int]]) -> Iterator[float]:
+    """Every value as often as it is counted: what math.fsum adds up, so a sum over
+    counted values is exactly the sum over the values themselves, to the last bit."""
+    return itertools.chain.from_iterable(itertools.repeat(v, k) for v, k in counted)
 
 
 # --------------------------------------------------------------------------- rates, shares

@@ -205,3 +205,47 @@ def scale_view_rows(views: dict, *, min_n: int, show=_plain) -> list[dict]:
                 cells += [n, mean, change]
         rows.append({"name": shown_at.name, "cells": cells})
     return rows
+
+
+def _pct(value) -> str:
+    if value is None:
+        return "–"
+    return value if isinstance(value, str) else f"{value * 100:.0f}%"
+
+
+def _one_place(value) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def service_cohort_rows(cohorts: list[dict], cohort_url) -> str:
+    """The <tr>s of the service page's cohort table: one per cohort, a thousand on a large
+    service, so built here rather than through the template's loop and filters (about ten
+    times as fast). `cohort_url` gives a cohort's dashboard address from its id."""
+    rows = []
+    for c in cohorts:
+        shown = c["shown"]
+        if c["rates_hidden"]:
+            rates = "<td>suppressed</td><td>suppressed</td>"
+        else:
+            rates = _td(_pct(c["attendance_rate"])) + _td(_pct(c["completion_rate"]))
+        headline = c["headline"]
+        if c["headline_hidden"]:
+            change = "suppressed"
+        elif headline.enough:
+            change = (
+                f"{_one_place(headline.mean_change)} ({_one_place(headline.ci_low)} to "
+                f"{_one_place(headline.ci_high)})"
+            )
+        else:
+            change = "not enough data"
+        rows.append(
+            f'<tr><th scope="row"><a href="{escape(cohort_url(c["id"]))}">'
+            f"{escape(c['name'])}</a></th>"
+            f"{_td(c['programme__name'])}{_td(f'{c["start_date"]:%b %Y}')}{_td(c['status'])}"
+            + "".join(_td(shown[f]) for f in ("started", "active", "completed", "left"))
+            + rates
+            + _td(shown["n"])
+            + _td(change)
+            + "</tr>"
+        )
+    return mark_safe("\n".join(rows))  # noqa: S308 (every value is escaped above)

@@ -26,15 +26,18 @@ COHORT_QUERIES = 12
 # the cohort's administrations and scores.
 COHORT_CHANGED_EXTRA = 12
 # Session and user (2), memberships, the service, the filter choices, the versions of the
-# cohorts' stored figures, the cohorts, their figures, and the session save inside its
-# savepoint (3). The figures are current, and the baseline SDs cached, after the warm-up.
+# cohorts' stored figures, the cohorts, the service's pooled figures (not each cohort's),
+# and the session save inside its savepoint (3). The figures are current, and the baseline
+# SDs cached, after the warm-up.
 SERVICE_QUERIES = 11
 # When every cohort's figures are stale: enrolment counts, attendance, completion, score
 # pairs (at week 52; at weeks 12, 32 and 104 in one query) and service-use totals for all
 # of them at once, one write to store them, and the baseline sums read again for the
-# service's SDs. (The mixed models are fitted by the background refresh, never by a page:
-# dashboards.warm.)
-STALE_EXTRA = 8
+# service's SDs; then the service's pooled figures brought up to date (dashboards.figures.
+# service_pool): its row locked and read inside a savepoint (3), the changed cohorts'
+# figures, their pooled copies written, the pool written, the savepoint released. (The
+# mixed models are fitted by the background refresh, never by a page: dashboards.warm.)
+STALE_EXTRA = 14
 
 
 def _count(client, url):
