@@ -160,12 +160,9 @@ def pages(draw):
     }
 
 
-def _integer_ranges(sheet: Sheet, hidden: set) -> dict:
-    """The least and greatest whole-number value of each hidden count, given the page.
-
-    An integer program (SciPy's milp, branch and bound) over every sum, independent of the
-    continuous programme the page uses: the reader's best possible working-out.
-    """
+def _hidden_system(sheet: Sheet, hidden: set):
+    """The page's sums over its hidden counts: (keys, their positions, rows, constants),
+    one row for each sum with a hidden count in it, shown counts moved to the constant."""
     keys = sorted(hidden, key=repr)
     position = {k: i for i, k in enumerate(keys)}
     rows, rhs = [], []
@@ -180,6 +177,16 @@ def _integer_ranges(sheet: Sheet, hidden: set) -> dict:
         if row.any():
             rows.append(row)
             rhs.append(constant)
+    return keys, position, rows, rhs
+
+
+def _integer_ranges(sheet: Sheet, hidden: set) -> dict:
+    """The least and greatest whole-number value of each hidden count, given the page.
+
+    An integer program (SciPy's milp, branch and bound) over every sum, independent of the
+    continuous programme the page uses: the reader's best possible working-out.
+    """
+    keys, position, rows, rhs = _hidden_system(sheet, hidden)
     if not rows:
         return {}
     constraint = LinearConstraint(np.array(rows), rhs, rhs)
@@ -219,20 +226,7 @@ def test_no_hidden_count_on_the_service_page_can_be_worked_out(page):
 def _given_away_by_asking_each(sheet: Sheet, hidden: set) -> set:
     """Hidden counts whose least and greatest value, each by its own two linear programs
     over every sum with a hidden count in it, are one value or below 5: no shortcuts."""
-    keys = sorted(hidden, key=repr)
-    position = {k: i for i, k in enumerate(keys)}
-    rows, rhs = [], []
-    for left, right in sheet.equations:
-        row, constant = np.zeros(len(keys)), 0.0
-        for sign, side in ((1, left), (-1, right)):
-            for k in side:
-                if k in position:
-                    row[position[k]] += sign
-                else:
-                    constant -= sign * sheet.counts[k]
-        if row.any():
-            rows.append(row)
-            rhs.append(constant)
+    keys, position, rows, rhs = _hidden_system(sheet, hidden)
     given_away = set()
     for key, i in position.items():
         if not any(row[i] for row in rows):
