@@ -282,16 +282,12 @@ def paired_change(
     result.rci_basis = basis.text
     if n < min_n:
         return result
-    if n >= 2:
-        # As mean_ci and sample_sd work them out from the list of every person's change.
-        changes = [(float(after) - float(before), k) for (before, after), k in counts.items()]
-        mean = math.fsum(_each(changes)) / n
-        sd = math.sqrt(math.fsum(_each([((c - mean) ** 2, k) for c, k in changes])) / (n - 1))
-        half = t_quantile_975(n - 1) * sd / math.sqrt(n)
-        result.mean_change, result.sd_change = mean, sd
-        result.ci_low, result.ci_high = mean - half, mean + half
-        if sd:
-            result.d, result.d_low, result.d_high = effect_size_dz(mean, sd, n)
+    changes = [(float(after) - float(before), k) for (before, after), k in counts.items()]
+    summary = mean_ci(_each(changes), min_n=min_n)
+    result.mean_change, result.sd_change = summary.mean, summary.sd
+    result.ci_low, result.ci_high = summary.low, summary.high
+    if summary.sd:
+        result.d, result.d_low, result.d_high = effect_size_dz(summary.mean, summary.sd, n)
 
     definition = get_instrument(code).scale(scale)
     if definition.cutoff is not None:
@@ -316,8 +312,8 @@ def paired_change(
 
 
 def _each(counted: list[tuple[float, int]]) -> Iterator[float]:
-    """Every value as often as it is counted: what math.fsum adds up, so a sum over
-    counted values is exactly the sum over the values themselves, to the last bit."""
+    """Every value as often as it is counted: the same list of values, so the same
+    figures, as from every person's own pair."""
     return itertools.chain.from_iterable(itertools.repeat(v, k) for v, k in counted)
 
 

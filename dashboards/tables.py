@@ -14,6 +14,7 @@ from django.utils.safestring import mark_safe
 
 from dashboards import stats
 from dashboards.mixed_model import VIEW_ORDER
+from dashboards.templatetags.dashboard_tags import num, pct
 
 
 def number(value, places: int = 2) -> str:
@@ -207,16 +208,6 @@ def scale_view_rows(views: dict, *, min_n: int, show=_plain) -> list[dict]:
     return rows
 
 
-def _pct(value) -> str:
-    if value is None:
-        return "–"
-    return value if isinstance(value, str) else f"{value * 100:.0f}%"
-
-
-def _one_place(value) -> str:
-    return "–" if value is None else f"{value:.1f}"
-
-
 def service_cohort_rows(cohorts: list[dict], cohort_url) -> str:
     """The <tr>s of the service page's cohort table: one per cohort, a thousand on a large
     service, so built here rather than through the template's loop and filters (about ten
@@ -227,14 +218,13 @@ def service_cohort_rows(cohorts: list[dict], cohort_url) -> str:
         if c["rates_hidden"]:
             rates = "<td>suppressed</td><td>suppressed</td>"
         else:
-            rates = _td(_pct(c["attendance_rate"])) + _td(_pct(c["completion_rate"]))
+            rates = _td(pct(c["attendance_rate"])) + _td(pct(c["completion_rate"]))
         headline = c["headline"]
         if c["headline_hidden"]:
             change = "suppressed"
         elif headline.enough:
             change = (
-                f"{_one_place(headline.mean_change)} ({_one_place(headline.ci_low)} to "
-                f"{_one_place(headline.ci_high)})"
+                f"{num(headline.mean_change)} ({num(headline.ci_low)} to {num(headline.ci_high)})"
             )
         else:
             change = "not enough data"
