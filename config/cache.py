@@ -37,6 +37,13 @@ class FailOpenRedisCache(RedisCache):
             logger.warning("Cache unreachable; value not stored.")
             return None
 
+    def delete(self, *args, **kwargs):
+        try:
+            return super().delete(*args, **kwargs)
+        except RedisError:
+            logger.warning("Cache unreachable; value not deleted.")
+            return False
+
     def get(self, key, default=None, version=None):
         try:
             return super().get(key, default, version)

@@ -352,6 +352,14 @@ REMINDERS_STUCK_SECONDS = env_int("REMINDERS_STUCK_SECONDS", 15 * 60)
 # Days after a participant's last enrolment ends before their e-mail and mobile are
 # blanked (participants.tasks.retention_blank_contacts). Unset or 0: never.
 RETENTION_CONTACT_DAYS = env_int("RETENTION_CONTACT_DAYS", 0)
+# Seconds after a change to clinical data commits before a worker brings the dashboards'
+# figures and pages up to date (dashboards.warm.refresh_changed); "off" leaves it to the
+# minute's refresh below and to the pages themselves.
+DASHBOARDS_REFRESH_AFTER_CHANGE_SECONDS = (
+    None
+    if env_str("DASHBOARDS_REFRESH_AFTER_CHANGE_SECONDS", "") == "off"
+    else env_int("DASHBOARDS_REFRESH_AFTER_CHANGE_SECONDS", 2)
+)
 # Works out the dashboards' figures after data changes, before anyone asks for them.
 CELERY_BEAT_SCHEDULE["dashboards-refresh-stale-figures"] = {
     "task": "dashboards.tasks.refresh_stale_figures",

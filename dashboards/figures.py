@@ -320,9 +320,34 @@ def pooled_sd(parts: Iterable[list]) -> float | None:
 
 
 def digest(versions: dict[int, int]) -> str:
-    """A short name for one state of a set of cohorts' data."""
+    """A short name for one state of a set of cohorts' data (service_digest works out the
+    same name in the database)."""
     state = ",".join(f"{i}:{v}" for i, v in sorted(versions.items()))
-    return hashlib.sha256(state.encode()).hexdigest()[:32]
+    return hashlib.md5(state.encode(), usedforsecurity=False).hexdigest()
+
+
+def service_digest(service_id: int, cohort_id: int | None = None) -> tuple[str | None, int | None]:
+    """(digest of the versions of every cohort of the service, the version of `cohort_id`),
+    worked out in the database in one query, without reading a row per cohort.
+
+    A name for the service's data as it is, for finding what was worked out from it in the
+    cache. None while a cohort has no figures row yet (its first version is given when its
+    figures are first worked out): then only current_versions can name it.
+    """
+    sql = f"""
+        SELECT count(*), count(f.version),
+               md5(string_agg(c.id::text || ':' || f.version::text, ',' ORDER BY c.id)),
+               max(f.version) FILTER (WHERE c.id = %s)
+        FROM {Cohort._meta.db_table} c
+        LEFT JOIN {CohortFigures._meta.db_table} f ON f.cohort_id = c.id
+        WHERE c.service_id = %s
+    """  # noqa: S608 (table names come from the models; every value is a parameter)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [cohort_id, service_id])
+        cohorts, with_version, state, version = cursor.fetchone()
+    if cohorts == 0:
+        return digest({}), None
+    return (state if with_version == cohorts else None), version
 
 
 # --------------------------------------------------------------------------- pooled
@@ -522,18 +547,19 @@ SD_CACHE_SECONDS = 60 * 60
 
 
 def service_baseline_sds(
-    service_id: int, versions: dict[int, int] | None = None
+    service_id: int, state: str | None = None
 ) -> dict[tuple[str, str], tuple[float | None, int]]:
     """(the service's own baseline SD, how many baseline scores) for each computed-RCI scale.
 
     Pooled from every cohort's stored sums; stats.rci_basis decides whether the SD is used
-    (from 20 scores up). Cached under the versions of all the service's cohorts (pass them
-    if already read), so it is reused until any of them changes and never outlives the data
-    it came from.
+    (from 20 scores up). Cached under the digest of the versions of all the service's
+    cohorts (`state`, if already worked out), so it is reused until any of them changes and
+    never outlives the data it came from.
     """
     cohorts = Cohort.objects.filter(service_id=service_id)
-    versions = current_versions(cohorts) if versions is None else versions
-    key = f"dashboards:baseline-sd:{FIGURES_SCHEMA}:{service_id}:{digest(versions)}"
+    if state is None:
+        state = service_digest(service_id)[0] or digest(current_versions(cohorts))
+    key = f"dashboards:baseline-sd:{FIGURES_SCHEMA}:{service_id}:{state}"
     cached = cache.get(key)
     if cached is None:
         parts: dict[str, list] = defaultdict(list)
@@ -554,13 +580,11 @@ MIXED_SCHEMA = 1
 MODELS_SECONDS = 7 * 24 * 60 * 60
 
 
-def models_key(service_id: int, filters: dict, versions: dict[int, int]) -> str:
+def models_key(service_id: int, filters: dict, state: str) -> str:
     """Names the service's mixed models for one filter and one state of all its cohorts'
-    data (as pages.figures_cache_key does the page), so no query is needed to find them."""
+    data (`state`: digest or service_digest), as pages.figures_cache_key does the page."""
     wanted = ":".join(f"{k}={v}" for k, v in sorted(filters.items()))
-    return (
-        f"dashboards:mixed:{MIXED_SCHEMA}:{FIGURES_SCHEMA}:{service_id}:{wanted}:{digest(versions)}"
-    )
+    return f"dashboards:mixed:{MIXED_SCHEMA}:{FIGURES_SCHEMA}:{service_id}:{wanted}:{state}"
 
 
 def arm_scale_views(

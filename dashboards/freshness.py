@@ -12,6 +12,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 
@@ -39,6 +41,7 @@ def mark_changed(cohort_ids: Iterable[int]) -> None:
         unique_fields=["cohort"],
         update_fields=["version"],
     )
+    refresh_after_commit()
 
 
 def mark_deleted(cohort_ids: Iterable[int]) -> None:
@@ -47,6 +50,24 @@ def mark_deleted(cohort_ids: Iterable[int]) -> None:
     ids = sorted({i for i in cohort_ids if i is not None})
     if ids:
         CohortFigures.objects.filter(cohort_id__in=ids).update(version=new_version())
+        refresh_after_commit()
+
+
+def refresh_after_commit() -> None:
+    """Once the change commits, have a worker bring the figures up to date before anyone
+    asks for them (dashboards.warm.refresh_changed), so the next view of a dashboard is
+    served from current stored figures instead of working them out while somebody waits.
+
+    Registered once per transaction however many changes it makes. Off when
+    DASHBOARDS_REFRESH_AFTER_CHANGE_SECONDS is None; the minute's background refresh and
+    the pages themselves keep every figure correct without it.
+    """
+    if getattr(settings, "DASHBOARDS_REFRESH_AFTER_CHANGE_SECONDS", None) is None:
+        return
+    from dashboards.warm import queue_refresh
+
+    if not any(func is queue_refresh for _sids, func, _robust in connection.run_on_commit):
+        transaction.on_commit(queue_refresh, robust=True)
 
 
 def _cached(instance: Model, name: str):

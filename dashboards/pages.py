@@ -50,13 +50,17 @@ def cohort_dashboard(
     people = selectors.cohort_people(cohort, show_names)
     counted = [p for p in people if p.status in selectors.STARTED]
     counted_ids = [p.enrolment_id for p in counted]
-    versions = figures.current_versions(Cohort.objects.filter(service_id=cohort.service_id))
+    # The service's data as it is, named in one query (every cohort's version, for the
+    # service's baseline SDs) without reading its cohorts one by one.
+    state, version = figures.service_digest(cohort.service_id, cohort.pk)
+    if state is None:
+        versions = figures.current_versions(Cohort.objects.filter(service_id=cohort.service_id))
+        state, version = figures.digest(versions), versions[cohort.pk]
     # The register without names, worked out once per version of the cohort's data (its
     # sessions, enrolments and attendance all give it a new one) and per day, since a day
     # passing makes sessions held without any write; names are put to it here.
     register_key = (
-        f"dashboards:register:{OUTCOMES_SCHEMA}:{cohort.pk}:{versions[cohort.pk]}:"
-        f"{today.isoformat()}"
+        f"dashboards:register:{OUTCOMES_SCHEMA}:{cohort.pk}:{version}:{today.isoformat()}"
     )
     register = cache.get(register_key)
     if register is None or any(p.enrolment_id not in register["people"] for p in people):
@@ -72,15 +76,13 @@ def cohort_dashboard(
 
     timepoints = selectors.programme_timepoints(cohort.programme_id)
     scales = selectors.outcome_scales(timepoints)
-    baseline_sds = figures.service_baseline_sds(cohort.service_id, versions)
+    baseline_sds = figures.service_baseline_sds(cohort.service_id, state)
     # The mixed models do not depend on the view: fitted once for the data's version.
-    models_key = cohort_models_key(cohort.pk, versions[cohort.pk])
+    models_key = cohort_models_key(cohort.pk, version)
     every_timepoint = cache.get(models_key)
     models_ready = every_timepoint is not None or fit_models
     # Everything the outcomes are worked out from, besides code that OUTCOMES_SCHEMA covers.
-    state = repr(
-        (versions[cohort.pk], view, timepoints, sorted(baseline_sds.items()), models_ready)
-    )
+    state = repr((version, view, timepoints, sorted(baseline_sds.items()), models_ready))
     digest = hashlib.sha256(state.encode()).hexdigest()[:32]
     key = f"dashboards:cohort:{OUTCOMES_SCHEMA}:{cohort.pk}:{digest}"
     outcomes = cache.get(key)
@@ -154,7 +156,7 @@ def without_models() -> tuple[list[int], list[int]]:
     services, cohorts = [], []
     for service_id in sorted(set(Cohort.objects.values_list("service_id", flat=True))):
         versions = figures.current_versions(Cohort.objects.filter(service_id=service_id))
-        if cache.get(figures.models_key(service_id, UNFILTERED, versions)) is None:
+        if cache.get(figures.models_key(service_id, UNFILTERED, figures.digest(versions))) is None:
             services.append(service_id)
         keys = {cohort_models_key(i, v): i for i, v in versions.items()}
         found = cache.get_many(list(keys))
@@ -166,13 +168,14 @@ def without_models() -> tuple[list[int], list[int]]:
 SERVICE_PAGE_SCHEMA = 7
 
 
-def figures_cache_key(service_id: int, filters: dict, versions: dict[int, int], today) -> str:
-    """Names one exact state of the service's data: any change to any cohort gives the
-    cohort a new version (dashboards.freshness), and so the page a new key."""
+def figures_cache_key(service_id: int, filters: dict, state: str, today) -> str:
+    """Names one exact state of the service's data (`state`: figures.digest of every
+    cohort's version, or service_digest): any change to any cohort gives the cohort a new
+    version (dashboards.freshness), and so the page a new key."""
     wanted = ":".join(f"{k}={v}" for k, v in sorted(filters.items()))
     return (
         f"dashboards:service:{SERVICE_PAGE_SCHEMA}:{service_id}:{today.isoformat()}:{wanted}:"
-        f"{figures.digest(versions)}"
+        f"{state}"
     )
 
 
@@ -193,16 +196,24 @@ def service_figures_html(service_id: int, filters: dict, *, fit_models: bool | N
     """
     seconds = getattr(settings, "DASHBOARDS_SERVICE_CACHE_SECONDS", 3600)
     today = timezone.localdate()
-    versions = figures.current_versions(Cohort.objects.filter(service_id=service_id))
+    # Named in one query while every cohort has figures; the versions themselves (and any
+    # stale figures worked out) only when the page must be rendered.
+    state, _version = figures.service_digest(service_id) if seconds else (None, None)
+    versions = None
+    if state is None:
+        versions = figures.current_versions(Cohort.objects.filter(service_id=service_id))
+        state = figures.digest(versions)
     if fit_models is None:
         fit_models = any(v is not None for v in filters.values())
-    models_key = figures.models_key(service_id, filters, versions)
+    models_key = figures.models_key(service_id, filters, state)
     ready = fit_models or cache.get(models_key) is not None
-    key = figures_cache_key(service_id, filters, versions, today) + (
+    key = figures_cache_key(service_id, filters, state, today) + (
         ":models" if ready else ":pending"
     )
     html = cache.get(key) if seconds else None
     if html is None:
+        if versions is None:
+            versions = figures.current_versions(Cohort.objects.filter(service_id=service_id))
         data = selectors.service_dashboard(
             service_id,
             today=today,

@@ -843,7 +843,9 @@ def service_dashboard(
             row["n"] += n
 
     scales = sorted({(c, s) for _p, c, s in baseline_n}, key=_instrument_order)
-    baseline_sds = figures.service_baseline_sds(service_id, versions)
+    baseline_sds = figures.service_baseline_sds(
+        service_id, None if versions is None else figures.digest(versions)
+    )
     comparison = []
     for code, scale in scales:
         for tp_key, tp_name in COMPARISON_TIMEPOINTS:

@@ -8,3 +8,8 @@ from dashboards import warm
 @shared_task
 def refresh_stale_figures() -> dict[str, int]:
     return warm.refresh_stale()
+
+
+@shared_task
+def refresh_changed_figures() -> dict[str, int]:
+    return warm.refresh_changed()

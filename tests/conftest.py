@@ -20,6 +20,9 @@ def pytest_configure(config):
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     ]
+    # A change's refresh would be queued to Redis for a worker that no test runs (and one
+    # that a worker-starting test might pick up): the tests of it turn it on.
+    settings.DASHBOARDS_REFRESH_AFTER_CHANGE_SECONDS = None
     # In CI the suite must run on the production database engine and broker: a silent
     # fall-back to SQLite would prove nothing about PostgreSQL.
     if os.environ.get("CI"):

@@ -14,7 +14,7 @@ from dashboards import figures, freshness, pages, selectors, tasks, warm
 from dashboards.models import CohortFigures
 from measures.models import Administration, Score
 from measures.services import administration_enter, administrations_expire
-from programmes.models import Enrolment, GroupSession
+from programmes.models import Cohort, Enrolment, GroupSession
 from programmes.services import attendance_record, enrolment_end, session_cancel
 from tests.dashboards.builders import enrol, make_cohort, mark, populate, score
 from tests.dashboards.test_cohort_dashboard import worked_cohort  # noqa: F401 (fixture)
@@ -318,6 +318,89 @@ def test_the_background_refresh_readies_the_service_page_after_a_change(
     assert "programmes_attendance" not in sql  # nothing left to work out on the page itself
 
 
+@pytest.mark.django_db(transaction=True)  # real commits, so on_commit runs as in production
+@time_machine.travel(TODAY, tick=False)
+def test_a_register_taken_has_a_worker_ready_both_dashboards_once_it_commits(
+    service, clinician, manager, persona_client, settings, monkeypatch
+):
+    settings.DASHBOARDS_REFRESH_AFTER_CHANGE_SECONDS = 3
+    queued, after_commit = [], []
+    monkeypatch.setattr(
+        tasks.refresh_changed_figures, "apply_async", lambda **kw: queued.append(kw)
+    )
+    queue_refresh = warm.queue_refresh
+
+    def counted():
+        after_commit.append(1)
+        queue_refresh()
+
+    monkeypatch.setattr(warm, "queue_refresh", counted)
+    cohort = make_cohort(service, sessions=6)
+    people = [enrol(cohort) for _ in range(5)]
+    client = persona_client(manager)
+    service_url = reverse("dashboards:service", args=[service.pk])
+    cohort_url = reverse("dashboards:cohort", args=[cohort.pk])
+    client.get(service_url)
+    client.get(cohort_url)
+    with CaptureQueriesContext(connection) as unchanged:
+        client.get(service_url)
+    caches["dashboards"].delete(warm.QUEUED_KEY)
+    queued.clear()
+    after_commit.clear()
+
+    def take_register(number, status):
+        attendance_record(
+            session=GroupSession.objects.get(cohort=cohort, number=number),
+            statuses={e.pk: status for e in people},
+            group_note="",
+            by=clinician,
+        )
+
+    # One register writes five rows, each marking the cohort changed: one refresh queued,
+    # once the register has committed, a few seconds on.
+    take_register(1, "present")
+    assert len(after_commit) == 1
+    assert queued == [{"countdown": 3}]
+    # Another change before the worker has started is covered by the refresh queued.
+    take_register(2, "present")
+    assert len(after_commit) == 2 and len(queued) == 1
+
+    assert tasks.refresh_changed_figures() == {"services": 1, "cohorts": 1}
+    assert not warm.stale_cohorts().exists()
+    with CaptureQueriesContext(connection) as after:
+        page = client.get(service_url).content.decode()
+    assert "100%" in page  # both registers: everyone present
+    # Served as if nothing had changed: figures, total and page were all ready.
+    assert len(after) == len(unchanged)
+    with CaptureQueriesContext(connection) as cohort_queries:
+        assert client.get(cohort_url).status_code == 200
+    sql = " ".join(q["sql"] for q in cohort_queries.captured_queries)
+    assert "programmes_attendance" not in sql and "measures_score" not in sql
+
+    # A change after the worker started queues the next refresh.
+    take_register(3, "dna")
+    assert len(queued) == 2
+
+
+def test_a_change_rolled_back_queues_no_refresh(service, settings, monkeypatch):
+    settings.DASHBOARDS_REFRESH_AFTER_CHANGE_SECONDS = 3
+    queued = []
+    monkeypatch.setattr(
+        tasks.refresh_changed_figures, "apply_async", lambda **kw: queued.append(kw)
+    )
+    cohort = make_cohort(service, sessions=2)
+    caches["dashboards"].delete(warm.QUEUED_KEY)
+    from django.db import transaction
+
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            freshness.mark_changed([cohort.pk])
+            raise RuntimeError
+        assert not connection.run_on_commit
+        freshness.mark_changed([cohort.pk])
+        assert len(connection.run_on_commit) == 1
+
+
 @time_machine.travel(TODAY, tick=False)
 def test_the_dashboards_still_open_when_their_cache_is_down(
     service, clinician, manager, persona_client, settings
@@ -389,3 +472,20 @@ def test_arms_are_compared_at_the_end_of_preparation_when_nobody_has_reached_wee
     week52 = {p["key"]: p["result"] for p in rows[("week52", "core10")]["programmes"]}
     assert week52["cfgp-52"].n == 0
     assert week52["cfgp-52"].left_out == {"no end-of-programme score": 5}
+
+
+def test_the_database_names_a_services_data_as_the_pages_do(service, other_service):
+    first, second = make_cohort(service, sessions=2), make_cohort(service, sessions=2)
+    make_cohort(other_service, sessions=2)
+    cohorts = Cohort.objects.filter(service=service)
+    # A cohort with no figures row yet has no version: only current_versions can name it.
+    CohortFigures.objects.filter(cohort=second).delete()
+    assert figures.service_digest(service.pk) == (None, None)
+    versions = figures.current_versions(cohorts)
+    assert figures.service_digest(service.pk, first.pk) == (
+        figures.digest(versions),
+        versions[first.pk],
+    )
+    freshness.mark_changed([second.pk])
+    state, _ = figures.service_digest(service.pk)
+    assert state == figures.digest(figures.current_versions(cohorts)) != figures.digest(versions)
