@@ -55,11 +55,6 @@ def current_figures(cohorts: QuerySet[Cohort]) -> dict[int, dict]:
     return _current(cohorts, "figures")
 
 
-def current_baseline_sums(cohorts: QuerySet[Cohort]) -> dict[int, dict]:
-    """{cohort id: {"code.scale": [n, sum, sum of squares]}} of baseline scores, current."""
-    return _current(cohorts, "baseline_sums")
-
-
 def current_versions(cohorts: QuerySet[Cohort]) -> dict[int, int]:
     """{cohort id: version} once every cohort's figures are current; reads no figures."""
     return _current(cohorts, "version")
@@ -110,7 +105,6 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
                     computed_from=version,
                     computed_at=now,
                     schema=FIGURES_SCHEMA,
-                    baseline_sums=figures.pop("sd"),
                     figures=figures,
                 )
             )
@@ -118,7 +112,7 @@ def _current(cohorts: QuerySet[Cohort], field: str) -> dict[int, object]:
             stored,
             update_conflicts=True,
             unique_fields=["cohort"],
-            update_fields=["computed_from", "computed_at", "schema", "figures", "baseline_sums"],
+            update_fields=["computed_from", "computed_at", "schema", "figures"],
         )
         for row in stored:
             result[row.cohort_id] = getattr(row, field)
@@ -137,7 +131,6 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
             "pairs": {},
             "later_pairs": {},
             "totals": {},
-            "sd": {},
         }
         for i in cohort_ids
     }
@@ -199,14 +192,6 @@ def compute(cohort_ids: list[int], *, today: datetime.date | None = None) -> dic
     for tp_key, cohort_id, code, scale, before, after, n in later_pair_counts(cohort_ids):
         later = figures[cohort_id]["later_pairs"].setdefault(tp_key, {})
         later.setdefault(f"{code}.{scale}", []).append([before, after, n])
-    for cohort_figures in figures.values():
-        for key, rows in cohort_figures["pairs"].items():
-            if stats.uses_baseline_sd(*key.split(".")):
-                cohort_figures["sd"][key] = [
-                    sum(n for _b, _a, n in rows),
-                    math.fsum(b * n for b, _a, n in rows),
-                    math.fsum(b * b * n for b, _a, n in rows),
-                ]
     return figures
 
 
@@ -513,26 +498,30 @@ def service_pool(service_id: int, versions: dict[int, int], programmes: dict[int
         ):
             # What was pooled is not what the cohort says it gave: pool from scratch.
             return _repool(service_id, versions, programmes)
-        updated = []
+        updated, same = [], []
         for cohort_id, found, computed_from, previous, _from in rows:
             key = str(cohort_id)
-            if key in pooled_versions:
-                pool_add(pool, cohort_id, previous["programme"], previous["figures"], -1)
-            pool_add(pool, cohort_id, programmes[cohort_id], found)
+            contribution = {"programme": programmes[cohort_id], "figures": found}
+            # A change that leaves the cohort's figures as they were (a note edited, a
+            # register saved again unchanged) leaves the pool as it was: not written.
+            unchanged = key in pooled_versions and previous == contribution
+            if not unchanged:
+                if key in pooled_versions:
+                    pool_add(pool, cohort_id, previous["programme"], previous["figures"], -1)
+                pool_add(pool, cohort_id, programmes[cohort_id], found)
             # The version of the figures read here, which a write since the caller read
             # `versions` may have left stale: the next reader then pools the cohort again.
             pooled_versions[key] = computed_from
-            updated.append(
-                CohortFigures(
-                    cohort_id=cohort_id,
-                    pooled={"programme": programmes[cohort_id], "figures": found},
-                    pooled_from=computed_from,
-                )
-            )
-        CohortFigures.objects.bulk_update(updated, ["pooled", "pooled_from"], batch_size=500)
-        ServiceFigures.objects.filter(service_id=service_id).update(
-            schema=POOL_SCHEMA, versions=pooled_versions, pooled=pool
-        )
+            row = CohortFigures(cohort_id=cohort_id, pooled=contribution, pooled_from=computed_from)
+            (same if unchanged else updated).append(row)
+        if updated:
+            CohortFigures.objects.bulk_update(updated, ["pooled", "pooled_from"], batch_size=500)
+        if same:
+            CohortFigures.objects.bulk_update(same, ["pooled_from"], batch_size=500)
+        stored_now = {"schema": POOL_SCHEMA, "versions": pooled_versions}
+        if updated or schema != POOL_SCHEMA:
+            stored_now["pooled"] = pool
+        ServiceFigures.objects.filter(service_id=service_id).update(**stored_now)
     return pool
 
 
@@ -547,12 +536,13 @@ SD_CACHE_SECONDS = 60 * 60
 
 
 def service_baseline_sds(
-    service_id: int, state: str | None = None
+    service_id: int, state: str | None = None, pool: dict | None = None
 ) -> dict[tuple[str, str], tuple[float | None, int]]:
     """(the service's own baseline SD, how many baseline scores) for each computed-RCI scale.
 
-    Pooled from every cohort's stored sums; stats.rci_basis decides whether the SD is used
-    (from 20 scores up). Cached under the digest of the versions of all the service's
+    From the service's stored pool (`pool`, if the caller has it: service_pool), whose
+    counted baseline scores are every cohort's; stats.rci_basis decides whether the SD is
+    used (from 20 scores up). Cached under the digest of the versions of all the service's
     cohorts (`state`, if already worked out), so it is reused until any of them changes and
     never outlives the data it came from.
     """
@@ -562,16 +552,39 @@ def service_baseline_sds(
     key = f"dashboards:baseline-sd:{FIGURES_SCHEMA}:{service_id}:{state}"
     cached = cache.get(key)
     if cached is None:
-        parts: dict[str, list] = defaultdict(list)
-        for sums in current_baseline_sums(cohorts).values():
-            for scale_key, part in sums.items():
-                parts[scale_key].append(part)
-        cached = {
-            k: (pooled_sd(values), int(sum(part[0] for part in values)))
-            for k, values in parts.items()
-        }
+        if pool is None:
+            programmes = dict(cohorts.values_list("id", "programme__key"))
+            pool = service_pool(service_id, current_versions(cohorts), programmes)
+        cached = baseline_sds_of(pool)
         cache.set(key, cached, SD_CACHE_SECONDS)
     return {tuple(k.split(".")): tuple(v) for k, v in cached.items()}
+
+
+def baseline_sds_of(pool: dict) -> dict[str, tuple[float | None, int]]:
+    """{"code.scale": (SD, n)} of every counted baseline score in a pool (pool_add), for the
+    scales whose RCI uses the service's own baseline SD.
+
+    The pool's score pairs hold each baseline score of someone who started exactly once
+    (with their later score, or none), as distinct values with counts.
+    """
+    counted: dict[str, defaultdict] = {}
+    for prog in pool["programmes"].values():
+        for scale_key, counts in prog["pairs"].items():
+            if not stats.uses_baseline_sd(*scale_key.split(".")):
+                continue
+            values = counted.setdefault(scale_key, defaultdict(int))
+            for key, n in counts.items():
+                values[pair_of(key)[0]] += n
+    result = {}
+    for scale_key, values in counted.items():
+        n = sum(values.values())
+        part = [
+            n,
+            math.fsum(b * c for b, c in values.items()),
+            math.fsum(b * b * c for b, c in values.items()),
+        ]
+        result[scale_key] = (pooled_sd([part]), n)
+    return result
 
 
 MIXED_SCHEMA = 1

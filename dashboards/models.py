@@ -27,9 +27,6 @@ class CohortFigures(models.Model):
     schema = models.PositiveIntegerField(null=True)
     # Counts, sums and distinct (before, after, count) pairs: no names, no identifiers.
     figures = models.JSONField(default=dict)
-    # {"code.scale": [n, sum, sum of squares]} of baseline scores, for the service's own
-    # baseline SDs; apart from `figures` so pooling them reads a few bytes per cohort.
-    baseline_sums = models.JSONField(default=dict)
     # The figures as they were pooled into the service's ServiceFigures, and the
     # `computed_from` they had then: what is taken out of the pool when they change.
     pooled = models.JSONField(null=True)

@@ -801,12 +801,13 @@ def service_dashboard(
         )
     )
     programme_of = {c["id"]: c["programme__key"] for c in cohorts}
+    whole_service = None
     if programme is None and year is None and status is None:
         # Every cohort: the service's stored pool, brought up to date one changed cohort
         # at a time.
         if versions is None:
             versions = figures.current_versions(Cohort.objects.filter(service_id=service_id))
-        pool = figures.service_pool(service_id, versions, programme_of)
+        pool = whole_service = figures.service_pool(service_id, versions, programme_of)
     else:
         stored = figures.current_figures(selected)
         pool = figures.pool_of({i: (key, stored[i]) for i, key in programme_of.items()})
@@ -844,7 +845,9 @@ def service_dashboard(
 
     scales = sorted({(c, s) for _p, c, s in baseline_n}, key=_instrument_order)
     baseline_sds = figures.service_baseline_sds(
-        service_id, None if versions is None else figures.digest(versions)
+        service_id,
+        None if versions is None else figures.digest(versions),
+        pool=whole_service,
     )
     comparison = []
     for code, scale in scales:

@@ -111,3 +111,33 @@ def test_a_cohort_whose_pooled_copy_went_missing_is_not_counted_twice(service):
     CohortFigures.objects.filter(cohort=first).update(pooled=None)
     enrol(first)
     assert _kept(service, cohorts) == _from_scratch(cohorts)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_change_that_leaves_a_cohorts_figures_as_they_were_does_not_rewrite_the_pool(service):
+    first, second = make_cohort(service, sessions=6), make_cohort(service, sessions=6)
+    populate(first, 3)
+    populate(second, 4, seed=1)
+    cohorts = Cohort.objects.filter(service=service).select_related("programme")
+    before = _kept(service, cohorts)
+
+    def writes(sql_of):
+        return [q["sql"] for q in sql_of if q["sql"].startswith("UPDATE")]
+
+    # The register of session 1 saved again as it was: a new version, the same figures.
+    row = Attendance.objects.filter(enrolment__cohort=first).first()
+    row.save()
+    with CaptureQueriesContext(connection) as queries:
+        assert _kept(service, cohorts) == before == _from_scratch(cohorts)
+    updates = writes(queries)
+    pool_update = [q for q in updates if "dashboards_servicefigures" in q]
+    assert pool_update and all('"pooled" =' not in q for q in pool_update)
+    assert all('"pooled" =' not in q for q in updates)  # nor the cohort's pooled copy
+
+    # A mark that changes what the cohort counts: the pool is written, and still exact.
+    row.status = "dna" if row.status != "dna" else "present"
+    row.save()
+    with CaptureQueriesContext(connection) as queries:
+        after = _kept(service, cohorts)
+    assert after == _from_scratch(cohorts) != before
+    assert any('"pooled" =' in q for q in writes(queries) if "dashboards_servicefigures" in q)

@@ -20,11 +20,13 @@ TODAY = datetime.datetime(2025, 6, 2, 12, 0, tzinfo=datetime.UTC)
 # (without names), the outcome figures and the service's baseline SDs come from the cache
 # after the warm-up request.
 COHORT_QUERIES = 12
-# After a change to the cohort's data: its figures worked out again (six aggregates: the
+# After a change to the cohort's data: for the service's baseline SDs, the cohorts'
+# programmes and versions, the cohort's figures worked out again (six aggregates: the
 # score pairs at week 52 in one, at weeks 12, 32 and 104 together in another; and a
-# write), the service's baseline sums, the sessions and attendance for the register, and
-# the cohort's administrations and scores.
-COHORT_CHANGED_EXTRA = 12
+# write) and the service's pooled figures brought up to date with them (as STALE_EXTRA
+# below: six more); then the sessions and attendance for the register, and the cohort's
+# administrations and scores.
+COHORT_CHANGED_EXTRA = 20
 # Session and user (2), memberships, the service, the filter choices, the versions of the
 # cohorts' stored figures, the cohorts, the service's pooled figures (not each cohort's),
 # and the session save inside its savepoint (3). The figures are current, and the baseline
@@ -32,12 +34,12 @@ COHORT_CHANGED_EXTRA = 12
 SERVICE_QUERIES = 11
 # When every cohort's figures are stale: enrolment counts, attendance, completion, score
 # pairs (at week 52; at weeks 12, 32 and 104 in one query) and service-use totals for all
-# of them at once, one write to store them, and the baseline sums read again for the
-# service's SDs; then the service's pooled figures brought up to date (dashboards.figures.
-# service_pool): its row locked and read inside a savepoint (3), the changed cohorts'
-# figures, their pooled copies written, the pool written, the savepoint released. (The
-# mixed models are fitted by the background refresh, never by a page: dashboards.warm.)
-STALE_EXTRA = 14
+# of them at once, and one write to store them; then the service's pooled figures brought
+# up to date (dashboards.figures.service_pool): its row locked and read inside a savepoint
+# (3), the changed cohorts' figures, their pooled copies written, the pool written, the
+# savepoint released. The baseline SDs come from that pool. (The mixed models are fitted
+# by the background refresh, never by a page: dashboards.warm.)
+STALE_EXTRA = 13
 
 
 def _count(client, url):
