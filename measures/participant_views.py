@@ -27,8 +27,14 @@ from accounts.models import Service
 from measures import catalogue, links, services
 from measures.definitions import get_instrument
 from measures.forms import QuestionnairePageForm
-from measures.models import Administration, ParticipantLink, Response
-from measures.selectors import participant_due_administrations
+from measures.models import Administration, ParticipantLink
+from measures.selectors import (
+    due_among,
+    participant_due_administrations,
+    participant_due_now,
+    participant_session_administrations,
+    saved_answers,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +102,7 @@ def _live_link(request, raw_token: str):
         return None, None, [], _unavailable(request)
     service = found.participant.service
     link = found if links.link_is_live(found) else None
-    due = participant_due_administrations(participant_id=link.participant_id) if link else []
+    due = participant_due_now(participant_id=link.participant_id) if link else []
     if not due:
         return None, service, [], _unavailable(request, service)
     return link, service, due, None
@@ -230,27 +236,27 @@ def home(request):
     )
 
 
-def _load(request, pk: int):
+def _load(request, pk: int, *, with_answers: bool = True):
     """The administration, its instrument (with the service's wording), its saved answers,
     and how many of the session's questionnaires are done (one query for the session's
-    administrations, one for the response, one for wording where the licence needs it)."""
+    administrations with the saved responses, one for wording where the licence needs it).
+    The session's administrations as read are kept on it (`session_rows`), so what is left
+    to answer is worked out from them rather than read again."""
     ids = request.questionnaire["administrations"]
     if pk not in ids:
         raise Http404
-    rows = list(
-        Administration.objects.select_related("enrolment__cohort__service").filter(
-            pk__in=ids, enrolment__participant_id=request.questionnaire["participant"]
-        )
+    rows = participant_session_administrations(
+        participant_id=request.questionnaire["participant"], ids=ids, with_answers=with_answers
     )
     adm = next((row for row in rows if row.pk == pk), None)
     if adm is None:
         raise Http404
+    adm.session_rows = rows
     adm.session_done = sum(row.status == Administration.Status.COMPLETED for row in rows)
     adm.session_total = len(ids)
     wordings = catalogue.wordings_for(adm.enrolment.cohort.service_id, [adm.instrument_code])
     instrument = catalogue.instrument_for(adm.instrument_code, wordings.get(adm.instrument_code))
-    response = Response.objects.filter(administration=adm).first()
-    answers = dict(response.answers) if response else {}
+    answers = saved_answers(adm) if with_answers else {}
     placeholder = bool(
         wordings.get(adm.instrument_code) and wordings[adm.instrument_code].is_placeholder
     )
@@ -285,11 +291,17 @@ def _unanswered(instrument, answers) -> list[tuple[int, object]]:
 
 def _continue_url(adm, answers: dict | None = None) -> str:
     """Where a questionnaire carries on: its first page with something unanswered, else its
-    last page. Answers are read when not given (one query)."""
-    if answers is None:
-        response = Response.objects.filter(administration=adm).only("answers").first()
-        answers = response.answers if response else {}
+    last page. Answers are read when not given and there is more than one page (one query):
+    a one-page questionnaire carries on at its page whatever has been answered."""
     instrument = get_instrument(adm.instrument_code)
+    if len(instrument.pages()) == 1:
+        return reverse("questionnaire:page", args=[adm.pk, 1])
+    if answers is None:
+        answers = saved_answers(
+            Administration.objects.select_related("response")
+            .only("id", "response__answers")
+            .get(pk=adm.pk)
+        )
     missing = _unanswered(instrument, answers)
     number = missing[0][0] if missing else len(instrument.pages())
     return reverse("questionnaire:page", args=[adm.pk, number])
@@ -309,14 +321,14 @@ def _submit_and_go_on(request, adm, answers: dict | None = None):
     """Send a questionnaire (with its last page's answers), then straight on to the next one
     due, or the thank-you page."""
     try:
-        services.response_submit(administration_id=adm.pk, answers=answers)
+        outcome = services.response_submit(administration_id=adm.pk, answers=answers)
     except services.AdministrationClosed:
         adm.refresh_from_db()
         return _closed_page(request, adm)
-    data = request.questionnaire
-    remaining = participant_due_administrations(
-        participant_id=data["participant"], ids=set(data["administrations"])
-    )
+    # What is left: the session's administrations as this request read them, this one now
+    # completed (the next page checks its own again before taking answers).
+    adm.status = outcome.administration.status
+    remaining = due_among(adm.session_rows)
     if remaining:
         return redirect(_continue_url(remaining[0]))
     return redirect("questionnaire:done", pk=adm.pk)
@@ -447,7 +459,7 @@ def check(request, pk):
 @require_POST
 def submit(request, pk):
     """ "Send as it is" from the check page: unanswered items count as missing."""
-    adm, _, _, _ = _load(request, pk)
+    adm, _, _, _ = _load(request, pk, with_answers=False)
     if adm.status == Administration.Status.COMPLETED:
         return redirect("questionnaire:done", pk=pk)
     if request.POST.get("action") == BREAK_ACTION:
@@ -459,13 +471,10 @@ def submit(request, pk):
 @needs_participant_session
 @require_GET
 def done(request, pk):
-    adm, _, _, _ = _load(request, pk)
+    adm, _, _, _ = _load(request, pk, with_answers=False)
     if adm.status != Administration.Status.COMPLETED:
         return redirect("questionnaire:resume", pk=pk)
-    data = request.questionnaire
-    remaining = participant_due_administrations(
-        participant_id=data["participant"], ids=set(data["administrations"])
-    )
+    remaining = due_among(adm.session_rows)
     service = adm.enrolment.cohort.service
     return render(
         request,

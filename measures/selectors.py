@@ -18,6 +18,12 @@ Status = Administration.Status
 ALERT_SCOPE = "administration__enrolment__cohort__service"
 
 
+def _answerable_now(*, today: datetime.date):
+    return Q(
+        status__in=(Status.OPEN, Status.IN_PROGRESS), opens_on__lte=today, closes_on__gte=today
+    ) & ~Q(instrument_code__in=catalogue.STAFF_COMPLETED)
+
+
 def participant_due_administrations(
     *, participant_id: int, today: datetime.date | None = None, ids=None
 ) -> list[Administration]:
@@ -25,17 +31,86 @@ def participant_due_administrations(
     today = today or timezone.localdate()
     rows = list(
         Administration.objects.filter(
-            enrolment__participant_id=participant_id,
-            status__in=(Status.OPEN, Status.IN_PROGRESS),
-            opens_on__lte=today,
-            closes_on__gte=today,
+            _answerable_now(today=today), enrolment__participant_id=participant_id
         )
-        .exclude(instrument_code__in=catalogue.STAFF_COMPLETED)
         .select_related("timepoint", "enrolment__cohort")
         .order_by("due_on", "timepoint__week", "id")
     )
     if ids is not None:
         rows = [adm for adm in rows if adm.pk in ids]
+    return due_among(rows, today=today)
+
+
+# What a participant's own pages read of their administrations: status, window and due
+# order, and the service's public name and phone (never the participant's details).
+PARTICIPANT_PAGE_FIELDS = (
+    "id",
+    "enrolment",
+    "timepoint",
+    "instrument_code",
+    "due_on",
+    "opens_on",
+    "closes_on",
+    "status",
+    "timepoint__week",
+    "enrolment__cohort",
+    "enrolment__cohort__service",
+    "enrolment__cohort__service__public_name",
+    "enrolment__cohort__service__phone",
+)
+
+
+def _for_participant_pages(participant_id: int):
+    return (
+        Administration.objects.filter(enrolment__participant_id=participant_id)
+        .select_related("timepoint", "enrolment__cohort__service")
+        .only(*PARTICIPANT_PAGE_FIELDS)
+        .order_by("due_on", "timepoint__week", "id")
+    )
+
+
+def participant_due_now(*, participant_id: int, today: datetime.date | None = None):
+    """participant_due_administrations with only what the participant's pages read (the
+    link's pages: the count, lengths and the first one's address); two queries at most."""
+    today = today or timezone.localdate()
+    rows = list(_for_participant_pages(participant_id).filter(_answerable_now(today=today)))
+    return due_among(rows, today=today)
+
+
+def participant_session_administrations(
+    *, participant_id: int, ids, with_answers: bool = False
+) -> list[Administration]:
+    """The administrations a participant session covers, whatever their status, with what
+    the participant's pages read (and each one's saved response, when asked); one query."""
+    rows = _for_participant_pages(participant_id).filter(pk__in=ids)
+    if with_answers:
+        rows = rows.select_related("response").only(*PARTICIPANT_PAGE_FIELDS, "response__answers")
+    return list(rows)
+
+
+def saved_answers(administration: Administration) -> dict:
+    """The answers saved so far for an administration read with its response."""
+    try:
+        return dict(administration.response.answers)
+    except Response.DoesNotExist:
+        return {}
+
+
+def due_among(rows, *, today: datetime.date | None = None) -> list[Administration]:
+    """Of administrations already read (with their timepoint and cohort), those the
+    participant can answer online now, in due order: the rule participant_due_administrations
+    applies, without reading them again (one query for wording where a licence needs it)."""
+    today = today or timezone.localdate()
+    rows = sorted(
+        (
+            adm
+            for adm in rows
+            if adm.status in (Status.OPEN, Status.IN_PROGRESS)
+            and adm.opens_on <= today <= adm.closes_on
+            and adm.instrument_code not in catalogue.STAFF_COMPLETED
+        ),
+        key=lambda adm: (adm.due_on, adm.timepoint.week, adm.pk),
+    )
     if not rows:
         return []
     service_id = rows[0].enrolment.cohort.service_id
