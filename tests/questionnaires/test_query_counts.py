@@ -78,17 +78,18 @@ PARTICIPANT_PAGE_QUERIES = {
     "home": 4,  # + due administrations, service
     # + the session's administrations (with cohort, service and saved responses)
     "page_get": 3,
-    # + the save: locks, response upsert, status change, audit rows, and one write marking
-    # the cohort's dashboard figures out of date (dashboards.freshness)
-    "autosave": 18,
+    # + the save: the lock with the response, the response written once (its first
+    # answers), the status change, their audit rows worked out from the locked rows, and
+    # one write marking the cohort's dashboard figures out of date (dashboards.freshness)
+    "autosave": 11,
     "check": 3,
-    # + the last page saved and sent in one transaction: the lock, the response with the
-    # page's answers merged, scoring (completion, scores, audit rows worked out from the
-    # locked row, two writes marking the dashboard figures out of date, whether anything is
-    # left at this timepoint, re-planning its messages); what is left to answer comes from
-    # the administrations already read, and no wording is read for an instrument that ships
-    # its own
-    "page_post_sends": 17,
+    # + the last page saved and sent in one transaction: the lock with the response, the
+    # response with the page's answers merged, scoring (completion, scores, audit rows
+    # worked out from the locked rows, two writes marking the dashboard figures out of date,
+    # whether anything is left at this timepoint, re-planning its messages); what is left
+    # to answer comes from the administrations already read, and no wording is read for an
+    # instrument that ships its own
+    "page_post_sends": 15,
     "done": 3,  # + the session's administrations: what is left is worked out from them
 }
 
