@@ -27,12 +27,12 @@ from accounts.models import Service
 from measures import catalogue, links, services
 from measures.definitions import get_instrument
 from measures.forms import QuestionnairePageForm
-from measures.models import Administration, ParticipantLink
+from measures.models import Administration, Response
 from measures.selectors import (
     due_among,
-    participant_due_administrations,
     participant_due_now,
     participant_session_administrations,
+    public_service,
     saved_answers,
 )
 
@@ -156,41 +156,46 @@ def start(request):
     return redirect(_continue_url(due[0]))
 
 
-def _session(request) -> dict | None:
-    """The participant session, or None once it is too old, idle, or its link is dead.
+def _session(request) -> tuple[dict | None, list[Administration]]:
+    """The participant session and its administrations as they are now, or (None, []) once
+    it is too old, idle, or its link is dead.
 
-    A link revoked or expired ends every session opened from it at its next request: one
-    query a page.
+    A link revoked or expired ends every session opened from it at its next request: its
+    liveness is read with the session's administrations, in the one query every page needs.
     """
     data = request.session.get(SESSION_KEY)
     if not data:
-        return None
+        return None, []
     now = time.time()
     too_old = now - data.get("started", 0) > SESSION_MAX_SECONDS
     idle = now - data.get("seen", 0) > SESSION_IDLE_SECONDS
-    live = (
-        not too_old
-        and not idle
-        and ParticipantLink.objects.filter(
-            pk=data.get("link"), revoked_at__isnull=True, expires_at__gt=timezone.now()
-        ).exists()
-    )
+    rows, live = [], False
+    if not too_old and not idle:
+        rows, live = participant_session_administrations(
+            participant_id=data.get("participant"),
+            ids=data.get("administrations") or [],
+            link_id=data.get("link"),
+        )
     if not live:
         del request.session[SESSION_KEY]
-        return None
+        return None, []
     if now - data["seen"] > SEEN_REFRESH_SECONDS:
         data["seen"] = now
         request.session.modified = True
-    return data
+    return data, rows
 
 
 def needs_participant_session(view):
+    """The view runs only for a live participant session; it finds the session in
+    `request.questionnaire` and its administrations, as read, in `request.questionnaire_rows`."""
+
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        data = _session(request)
+        data, rows = _session(request)
         if data is None:
             return render(request, "questionnaire/session_ended.html", {"public_name": None})
         request.questionnaire = data
+        request.questionnaire_rows = rows
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -214,11 +219,9 @@ def _listed(adm) -> dict:
 @needs_participant_session
 @require_GET
 def home(request):
-    data = request.questionnaire
-    due = participant_due_administrations(
-        participant_id=data["participant"], ids=set(data["administrations"])
-    )
-    service = _service(request)
+    rows = request.questionnaire_rows
+    due = due_among(rows)
+    service = public_service(rows[0]) if rows else _service(request)
     if not due:
         return render(
             request,
@@ -236,27 +239,25 @@ def home(request):
     )
 
 
-def _load(request, pk: int, *, with_answers: bool = True):
+def _load(request, pk: int):
     """The administration, its instrument (with the service's wording), its saved answers,
-    and how many of the session's questionnaires are done (one query for the session's
-    administrations with the saved responses, one for wording where the licence needs it).
-    The session's administrations as read are kept on it (`session_rows`), so what is left
-    to answer is worked out from them rather than read again."""
+    and how many of the session's questionnaires are done, from the session's
+    administrations as the session check read them (and one query for wording where the
+    licence needs it). They are kept on it (`session_rows`), so what is left to answer is
+    worked out from them rather than read again."""
     ids = request.questionnaire["administrations"]
     if pk not in ids:
         raise Http404
-    rows = participant_session_administrations(
-        participant_id=request.questionnaire["participant"], ids=ids, with_answers=with_answers
-    )
+    rows = request.questionnaire_rows
     adm = next((row for row in rows if row.pk == pk), None)
     if adm is None:
         raise Http404
     adm.session_rows = rows
     adm.session_done = sum(row.status == Administration.Status.COMPLETED for row in rows)
     adm.session_total = len(ids)
-    wordings = catalogue.wordings_for(adm.enrolment.cohort.service_id, [adm.instrument_code])
+    wordings = catalogue.wordings_for(adm.service_id, [adm.instrument_code])
     instrument = catalogue.instrument_for(adm.instrument_code, wordings.get(adm.instrument_code))
-    answers = saved_answers(adm) if with_answers else {}
+    answers = saved_answers(adm)
     placeholder = bool(
         wordings.get(adm.instrument_code) and wordings[adm.instrument_code].is_placeholder
     )
@@ -268,7 +269,7 @@ def _answerable(adm) -> bool:
 
 
 def _closed_page(request, adm):
-    service = adm.enrolment.cohort.service
+    service = public_service(adm)
     if adm.status == Administration.Status.COMPLETED:
         return redirect("questionnaire:done", pk=adm.pk)
     return render(
@@ -297,11 +298,9 @@ def _continue_url(adm, answers: dict | None = None) -> str:
     if len(instrument.pages()) == 1:
         return reverse("questionnaire:page", args=[adm.pk, 1])
     if answers is None:
-        answers = saved_answers(
-            Administration.objects.select_related("response")
-            .only("id", "response__answers")
-            .get(pk=adm.pk)
-        )
+        answers = (
+            Response.objects.filter(administration_id=adm.pk).values_list("answers", flat=True)
+        ).first() or {}
     missing = _unanswered(instrument, answers)
     number = missing[0][0] if missing else len(instrument.pages())
     return reverse("questionnaire:page", args=[adm.pk, number])
@@ -338,7 +337,7 @@ def _take_a_break(request, adm):
     """Answers are saved; the session ends (a shared phone shows nothing more) and the page
     says how to come back."""
     del request.session[SESSION_KEY]
-    service = adm.enrolment.cohort.service
+    service = public_service(adm)
     return render(
         request,
         "questionnaire/break.html",
@@ -403,7 +402,7 @@ def page(request, pk, number):
         if number > 1
         else reverse("questionnaire:home")
     )
-    service = adm.enrolment.cohort.service
+    service = public_service(adm)
     return render(
         request,
         "questionnaire/page.html",
@@ -444,7 +443,7 @@ def check(request, pk):
         request,
         "questionnaire/check.html",
         {
-            "public_name": adm.enrolment.cohort.service.public_name,
+            "public_name": public_service(adm).public_name,
             "administration": adm,
             "instrument": instrument,
             "missing": missing,
@@ -459,7 +458,7 @@ def check(request, pk):
 @require_POST
 def submit(request, pk):
     """ "Send as it is" from the check page: unanswered items count as missing."""
-    adm, _, _, _ = _load(request, pk, with_answers=False)
+    adm, _, _, _ = _load(request, pk)
     if adm.status == Administration.Status.COMPLETED:
         return redirect("questionnaire:done", pk=pk)
     if request.POST.get("action") == BREAK_ACTION:
@@ -471,11 +470,11 @@ def submit(request, pk):
 @needs_participant_session
 @require_GET
 def done(request, pk):
-    adm, _, _, _ = _load(request, pk, with_answers=False)
+    adm, _, _, _ = _load(request, pk)
     if adm.status != Administration.Status.COMPLETED:
         return redirect("questionnaire:resume", pk=pk)
     remaining = due_among(adm.session_rows)
-    service = adm.enrolment.cohort.service
+    service = public_service(adm)
     return render(
         request,
         "questionnaire/done.html",

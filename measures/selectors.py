@@ -4,7 +4,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Case, Count, Q, Value, When
+from django.db.models import Case, Count, Exists, F, Q, Value, When
 from django.utils import timezone
 
 from accounts.scope import Can, scoped
@@ -34,6 +34,7 @@ def participant_due_administrations(
             _answerable_now(today=today), enrolment__participant_id=participant_id
         )
         .select_related("timepoint", "enrolment__cohort")
+        .annotate(week=F("timepoint__week"), service_id=F("enrolment__cohort__service_id"))
         .order_by("due_on", "timepoint__week", "id")
     )
     if ids is not None:
@@ -41,32 +42,46 @@ def participant_due_administrations(
     return due_among(rows, today=today)
 
 
-# What a participant's own pages read of their administrations: status, window and due
-# order, and the service's public name and phone (never the participant's details).
+@dataclass(frozen=True)
+class PublicService:
+    """What a participant's pages show of their service: its public name and phone."""
+
+    public_name: str
+    phone: str
+
+
+# What a participant's own pages read of their administrations (status, window, due order)
+# and of their service (its public name and phone; never the participant's details). The
+# related values come as columns of the one row, not as related objects.
 PARTICIPANT_PAGE_FIELDS = (
     "id",
-    "enrolment",
-    "timepoint",
+    "enrolment_id",
+    "timepoint_id",
     "instrument_code",
     "due_on",
     "opens_on",
     "closes_on",
     "status",
-    "timepoint__week",
-    "enrolment__cohort",
-    "enrolment__cohort__service",
-    "enrolment__cohort__service__public_name",
-    "enrolment__cohort__service__phone",
 )
 
 
 def _for_participant_pages(participant_id: int):
     return (
         Administration.objects.filter(enrolment__participant_id=participant_id)
-        .select_related("timepoint", "enrolment__cohort__service")
         .only(*PARTICIPANT_PAGE_FIELDS)
-        .order_by("due_on", "timepoint__week", "id")
+        .annotate(
+            week=F("timepoint__week"),
+            service_id=F("enrolment__cohort__service_id"),
+            service_public_name=F("enrolment__cohort__service__public_name"),
+            service_phone=F("enrolment__cohort__service__phone"),
+        )
+        .order_by("due_on", "week", "id")
     )
+
+
+def public_service(administration: Administration) -> PublicService:
+    """The service of an administration read for a participant's page."""
+    return PublicService(administration.service_public_name, administration.service_phone)
 
 
 def participant_due_now(*, participant_id: int, today: datetime.date | None = None):
@@ -78,28 +93,35 @@ def participant_due_now(*, participant_id: int, today: datetime.date | None = No
 
 
 def participant_session_administrations(
-    *, participant_id: int, ids, with_answers: bool = False
-) -> list[Administration]:
-    """The administrations a participant session covers, whatever their status, with what
-    the participant's pages read (and each one's saved response, when asked); one query."""
-    rows = _for_participant_pages(participant_id).filter(pk__in=ids)
-    if with_answers:
-        rows = rows.select_related("response").only(*PARTICIPANT_PAGE_FIELDS, "response__answers")
-    return list(rows)
+    *, participant_id: int, ids, link_id: int
+) -> tuple[list[Administration], bool]:
+    """The administrations a participant session covers, whatever their status, each with
+    its saved answers (`saved_answers`), and whether the session's link is still live
+    (neither revoked nor expired): one query, and one more for the link when none is found."""
+    live = ParticipantLink.objects.filter(
+        pk=link_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    )
+    rows = list(
+        _for_participant_pages(participant_id)
+        .filter(pk__in=ids)
+        .annotate(answers_saved=F("response__answers"), link_live=Exists(live))
+    )
+    if not rows:
+        return [], live.exists()
+    return rows, rows[0].link_live
 
 
 def saved_answers(administration: Administration) -> dict:
-    """The answers saved so far for an administration read with its response."""
-    try:
-        return dict(administration.response.answers)
-    except Response.DoesNotExist:
-        return {}
+    """The answers saved so far for an administration read by
+    participant_session_administrations."""
+    return dict(administration.answers_saved or {})
 
 
 def due_among(rows, *, today: datetime.date | None = None) -> list[Administration]:
-    """Of administrations already read (with their timepoint and cohort), those the
-    participant can answer online now, in due order: the rule participant_due_administrations
-    applies, without reading them again (one query for wording where a licence needs it)."""
+    """Of administrations already read (each with its timepoint's `week` and its cohort's
+    `service_id`), those the participant can answer online now, in due order: the rule
+    participant_due_administrations applies, without reading them again (one query for
+    wording where a licence needs it)."""
     today = today or timezone.localdate()
     rows = sorted(
         (
@@ -109,12 +131,11 @@ def due_among(rows, *, today: datetime.date | None = None) -> list[Administratio
             and adm.opens_on <= today <= adm.closes_on
             and adm.instrument_code not in catalogue.STAFF_COMPLETED
         ),
-        key=lambda adm: (adm.due_on, adm.timepoint.week, adm.pk),
+        key=lambda adm: (adm.due_on, adm.week, adm.pk),
     )
     if not rows:
         return []
-    service_id = rows[0].enrolment.cohort.service_id
-    wordings = catalogue.wordings_for(service_id, {adm.instrument_code for adm in rows})
+    wordings = catalogue.wordings_for(rows[0].service_id, {adm.instrument_code for adm in rows})
     return [adm for adm in rows if catalogue.answerable_online(adm.instrument_code, wordings)]
 
 

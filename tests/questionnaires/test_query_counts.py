@@ -72,25 +72,25 @@ def test_trajectory_panel_runs_the_same_queries_for_1_and_5_timepoints(
         assert "Reliable improvement" in html
 
 
-# Every page reads the session and checks that its link is still live (two queries); no page
-# writes the session back (it is saved only when it changes).
+# Every page reads the session, then the session's administrations (with their service,
+# saved answers, and whether the link is still live) in one query; no page writes the
+# session back (it is saved only when it changes).
 PARTICIPANT_PAGE_QUERIES = {
-    "home": 4,  # + due administrations, service
-    # + the session's administrations (with cohort, service and saved responses)
-    "page_get": 3,
+    "home": 2,  # what is due and the service come from the session's administrations
+    "page_get": 2,
     # + the save: the lock with the response, the response written once (its first
     # answers), the status change, their audit rows worked out from the locked rows, and
     # one write marking the cohort's dashboard figures out of date (dashboards.freshness)
-    "autosave": 11,
-    "check": 3,
+    "autosave": 10,
+    "check": 2,
     # + the last page saved and sent in one transaction: the lock with the response, the
     # response with the page's answers merged, scoring (completion, scores, audit rows
     # worked out from the locked rows, two writes marking the dashboard figures out of date,
     # whether anything is left at this timepoint, re-planning its messages); what is left
     # to answer comes from the administrations already read, and no wording is read for an
     # instrument that ships its own
-    "page_post_sends": 15,
-    "done": 3,  # + the session's administrations: what is left is worked out from them
+    "page_post_sends": 14,
+    "done": 2,  # what is left is worked out from the session's administrations
 }
 
 
