@@ -1,7 +1,8 @@
 """The audit trail: django-auditlog's LogEntry table, written three ways.
 
 - Saves and deletes of registered models are logged by auditlog itself (each app registers
-  its clinical models in AppConfig.ready()).
+  its clinical models in AppConfig.ready()); `save_recorded` writes the same entry for a
+  save whose row the caller already holds locked, without auditlog reading it again.
 - Bulk writes (bulk_create, bulk_update, QuerySet.update) bypass model signals, so service
   functions that use them call `record_bulk_changes` in the same transaction.
 - Every view or export of a participant's identifiable data calls `record_access` (or
@@ -16,8 +17,10 @@ record's service.
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from auditlog.context import auditlog_value
+from auditlog.context import auditlog_value, disable_auditlog
+from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model
 from django.db.models.signals import pre_save
@@ -63,6 +66,22 @@ def _actor():
     uid = context.get("signal_duid")
     active = any(lookup_key[0] == uid for lookup_key, *_ in pre_save.receivers)
     return context.get("actor") if active else None
+
+
+def save_recorded(instance: Model, *, before: Model, update_fields: list[str]) -> None:
+    """Save `instance`'s `update_fields` with the audit entry auditlog would write, worked out
+    from `before` (a copy of the row as the caller read it under its lock) rather than from
+    auditlog's own second read of the row. The same diff, entry and actor as auditlog's."""
+    with disable_auditlog():
+        instance.save(update_fields=update_fields)
+    changes = model_instance_diff(
+        before,
+        instance,
+        fields_to_check=update_fields,
+        use_json_for_changes=settings.AUDITLOG_STORE_JSON_CHANGES,
+    )
+    if changes:
+        LogEntry.objects.log_create(instance, action=LogEntry.Action.UPDATE, changes=changes)
 
 
 def record_bulk_changes(

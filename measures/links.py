@@ -118,12 +118,26 @@ def link_is_live(link: ParticipantLink) -> bool:
     return link.revoked_at is None and link.expires_at > timezone.now()
 
 
+# What the link's pages read: whether it is live, whose it is, and the service's public name
+# and phone for the calm page (none of the participant's own details).
+LOOKUP_FIELDS = (
+    "id",
+    "participant",
+    "expires_at",
+    "revoked_at",
+    "participant__service",
+    "participant__service__public_name",
+    "participant__service__phone",
+)
+
+
 def link_lookup(raw_token: str) -> ParticipantLink | None:
     """The link row for a token whatever its state, with the service for the calm page."""
     if not raw_token or len(raw_token) > 200:
         return None
     return (
         ParticipantLink.objects.select_related("participant__service")
+        .only(*LOOKUP_FIELDS)
         .filter(token_hash=token_hash(raw_token))
         .first()
     )

@@ -27,8 +27,14 @@ from accounts.models import Service
 from measures import catalogue, links, services
 from measures.definitions import get_instrument
 from measures.forms import QuestionnairePageForm
-from measures.models import Administration, ParticipantLink, Response
-from measures.selectors import participant_due_administrations
+from measures.models import Administration, Response
+from measures.selectors import (
+    due_among,
+    participant_due_now,
+    participant_session_administrations,
+    public_service,
+    saved_answers,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +102,7 @@ def _live_link(request, raw_token: str):
         return None, None, [], _unavailable(request)
     service = found.participant.service
     link = found if links.link_is_live(found) else None
-    due = participant_due_administrations(participant_id=link.participant_id) if link else []
+    due = participant_due_now(participant_id=link.participant_id) if link else []
     if not due:
         return None, service, [], _unavailable(request, service)
     return link, service, due, None
@@ -150,41 +156,46 @@ def start(request):
     return redirect(_continue_url(due[0]))
 
 
-def _session(request) -> dict | None:
-    """The participant session, or None once it is too old, idle, or its link is dead.
+def _session(request) -> tuple[dict | None, list[Administration]]:
+    """The participant session and its administrations as they are now, or (None, []) once
+    it is too old, idle, or its link is dead.
 
-    A link revoked or expired ends every session opened from it at its next request: one
-    query a page.
+    A link revoked or expired ends every session opened from it at its next request: its
+    liveness is read with the session's administrations, in the one query every page needs.
     """
     data = request.session.get(SESSION_KEY)
     if not data:
-        return None
+        return None, []
     now = time.time()
     too_old = now - data.get("started", 0) > SESSION_MAX_SECONDS
     idle = now - data.get("seen", 0) > SESSION_IDLE_SECONDS
-    live = (
-        not too_old
-        and not idle
-        and ParticipantLink.objects.filter(
-            pk=data.get("link"), revoked_at__isnull=True, expires_at__gt=timezone.now()
-        ).exists()
-    )
+    rows, live = [], False
+    if not too_old and not idle:
+        rows, live = participant_session_administrations(
+            participant_id=data.get("participant"),
+            ids=data.get("administrations") or [],
+            link_id=data.get("link"),
+        )
     if not live:
         del request.session[SESSION_KEY]
-        return None
+        return None, []
     if now - data["seen"] > SEEN_REFRESH_SECONDS:
         data["seen"] = now
         request.session.modified = True
-    return data
+    return data, rows
 
 
 def needs_participant_session(view):
+    """The view runs only for a live participant session; it finds the session in
+    `request.questionnaire` and its administrations, as read, in `request.questionnaire_rows`."""
+
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        data = _session(request)
+        data, rows = _session(request)
         if data is None:
             return render(request, "questionnaire/session_ended.html", {"public_name": None})
         request.questionnaire = data
+        request.questionnaire_rows = rows
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -208,11 +219,9 @@ def _listed(adm) -> dict:
 @needs_participant_session
 @require_GET
 def home(request):
-    data = request.questionnaire
-    due = participant_due_administrations(
-        participant_id=data["participant"], ids=set(data["administrations"])
-    )
-    service = _service(request)
+    rows = request.questionnaire_rows
+    due = due_among(rows)
+    service = public_service(rows[0]) if rows else _service(request)
     if not due:
         return render(
             request,
@@ -232,25 +241,23 @@ def home(request):
 
 def _load(request, pk: int):
     """The administration, its instrument (with the service's wording), its saved answers,
-    and how many of the session's questionnaires are done (one query for the session's
-    administrations, one for the response, one for wording where the licence needs it)."""
+    and how many of the session's questionnaires are done, from the session's
+    administrations as the session check read them (and one query for wording where the
+    licence needs it). They are kept on it (`session_rows`), so what is left to answer is
+    worked out from them rather than read again."""
     ids = request.questionnaire["administrations"]
     if pk not in ids:
         raise Http404
-    rows = list(
-        Administration.objects.select_related("enrolment__cohort__service").filter(
-            pk__in=ids, enrolment__participant_id=request.questionnaire["participant"]
-        )
-    )
+    rows = request.questionnaire_rows
     adm = next((row for row in rows if row.pk == pk), None)
     if adm is None:
         raise Http404
+    adm.session_rows = rows
     adm.session_done = sum(row.status == Administration.Status.COMPLETED for row in rows)
     adm.session_total = len(ids)
-    wordings = catalogue.wordings_for(adm.enrolment.cohort.service_id, [adm.instrument_code])
+    wordings = catalogue.wordings_for(adm.service_id, [adm.instrument_code])
     instrument = catalogue.instrument_for(adm.instrument_code, wordings.get(adm.instrument_code))
-    response = Response.objects.filter(administration=adm).first()
-    answers = dict(response.answers) if response else {}
+    answers = saved_answers(adm)
     placeholder = bool(
         wordings.get(adm.instrument_code) and wordings[adm.instrument_code].is_placeholder
     )
@@ -262,7 +269,7 @@ def _answerable(adm) -> bool:
 
 
 def _closed_page(request, adm):
-    service = adm.enrolment.cohort.service
+    service = public_service(adm)
     if adm.status == Administration.Status.COMPLETED:
         return redirect("questionnaire:done", pk=adm.pk)
     return render(
@@ -285,11 +292,15 @@ def _unanswered(instrument, answers) -> list[tuple[int, object]]:
 
 def _continue_url(adm, answers: dict | None = None) -> str:
     """Where a questionnaire carries on: its first page with something unanswered, else its
-    last page. Answers are read when not given (one query)."""
-    if answers is None:
-        response = Response.objects.filter(administration=adm).only("answers").first()
-        answers = response.answers if response else {}
+    last page. Answers are read when not given and there is more than one page (one query):
+    a one-page questionnaire carries on at its page whatever has been answered."""
     instrument = get_instrument(adm.instrument_code)
+    if len(instrument.pages()) == 1:
+        return reverse("questionnaire:page", args=[adm.pk, 1])
+    if answers is None:
+        answers = (
+            Response.objects.filter(administration_id=adm.pk).values_list("answers", flat=True)
+        ).first() or {}
     missing = _unanswered(instrument, answers)
     number = missing[0][0] if missing else len(instrument.pages())
     return reverse("questionnaire:page", args=[adm.pk, number])
@@ -309,14 +320,14 @@ def _submit_and_go_on(request, adm, answers: dict | None = None):
     """Send a questionnaire (with its last page's answers), then straight on to the next one
     due, or the thank-you page."""
     try:
-        services.response_submit(administration_id=adm.pk, answers=answers)
+        outcome = services.response_submit(administration_id=adm.pk, answers=answers)
     except services.AdministrationClosed:
         adm.refresh_from_db()
         return _closed_page(request, adm)
-    data = request.questionnaire
-    remaining = participant_due_administrations(
-        participant_id=data["participant"], ids=set(data["administrations"])
-    )
+    # What is left: the session's administrations as this request read them, this one now
+    # completed (the next page checks its own again before taking answers).
+    adm.status = outcome.administration.status
+    remaining = due_among(adm.session_rows)
     if remaining:
         return redirect(_continue_url(remaining[0]))
     return redirect("questionnaire:done", pk=adm.pk)
@@ -326,7 +337,7 @@ def _take_a_break(request, adm):
     """Answers are saved; the session ends (a shared phone shows nothing more) and the page
     says how to come back."""
     del request.session[SESSION_KEY]
-    service = adm.enrolment.cohort.service
+    service = public_service(adm)
     return render(
         request,
         "questionnaire/break.html",
@@ -391,7 +402,7 @@ def page(request, pk, number):
         if number > 1
         else reverse("questionnaire:home")
     )
-    service = adm.enrolment.cohort.service
+    service = public_service(adm)
     return render(
         request,
         "questionnaire/page.html",
@@ -432,7 +443,7 @@ def check(request, pk):
         request,
         "questionnaire/check.html",
         {
-            "public_name": adm.enrolment.cohort.service.public_name,
+            "public_name": public_service(adm).public_name,
             "administration": adm,
             "instrument": instrument,
             "missing": missing,
@@ -462,11 +473,8 @@ def done(request, pk):
     adm, _, _, _ = _load(request, pk)
     if adm.status != Administration.Status.COMPLETED:
         return redirect("questionnaire:resume", pk=pk)
-    data = request.questionnaire
-    remaining = participant_due_administrations(
-        participant_id=data["participant"], ids=set(data["administrations"])
-    )
-    service = adm.enrolment.cohort.service
+    remaining = due_among(adm.session_rows)
+    service = public_service(adm)
     return render(
         request,
         "questionnaire/done.html",

@@ -4,7 +4,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Case, Count, Q, Value, When
+from django.db.models import Case, Count, Exists, F, Q, Value, When
 from django.utils import timezone
 
 from accounts.scope import Can, scoped
@@ -18,6 +18,12 @@ Status = Administration.Status
 ALERT_SCOPE = "administration__enrolment__cohort__service"
 
 
+def _answerable_now(*, today: datetime.date):
+    return Q(
+        status__in=(Status.OPEN, Status.IN_PROGRESS), opens_on__lte=today, closes_on__gte=today
+    ) & ~Q(instrument_code__in=catalogue.STAFF_COMPLETED)
+
+
 def participant_due_administrations(
     *, participant_id: int, today: datetime.date | None = None, ids=None
 ) -> list[Administration]:
@@ -25,21 +31,111 @@ def participant_due_administrations(
     today = today or timezone.localdate()
     rows = list(
         Administration.objects.filter(
-            enrolment__participant_id=participant_id,
-            status__in=(Status.OPEN, Status.IN_PROGRESS),
-            opens_on__lte=today,
-            closes_on__gte=today,
+            _answerable_now(today=today), enrolment__participant_id=participant_id
         )
-        .exclude(instrument_code__in=catalogue.STAFF_COMPLETED)
         .select_related("timepoint", "enrolment__cohort")
+        .annotate(week=F("timepoint__week"), service_id=F("enrolment__cohort__service_id"))
         .order_by("due_on", "timepoint__week", "id")
     )
     if ids is not None:
         rows = [adm for adm in rows if adm.pk in ids]
+    return due_among(rows, today=today)
+
+
+@dataclass(frozen=True)
+class PublicService:
+    """What a participant's pages show of their service: its public name and phone."""
+
+    public_name: str
+    phone: str
+
+
+# What a participant's own pages read of their administrations (status, window, due order)
+# and of their service (its public name and phone; never the participant's details). The
+# related values come as columns of the one row, not as related objects.
+PARTICIPANT_PAGE_FIELDS = (
+    "id",
+    "enrolment_id",
+    "timepoint_id",
+    "instrument_code",
+    "due_on",
+    "opens_on",
+    "closes_on",
+    "status",
+)
+
+
+def _for_participant_pages(participant_id: int):
+    return (
+        Administration.objects.filter(enrolment__participant_id=participant_id)
+        .only(*PARTICIPANT_PAGE_FIELDS)
+        .annotate(
+            week=F("timepoint__week"),
+            service_id=F("enrolment__cohort__service_id"),
+            service_public_name=F("enrolment__cohort__service__public_name"),
+            service_phone=F("enrolment__cohort__service__phone"),
+        )
+        .order_by("due_on", "week", "id")
+    )
+
+
+def public_service(administration: Administration) -> PublicService:
+    """The service of an administration read for a participant's page."""
+    return PublicService(administration.service_public_name, administration.service_phone)
+
+
+def participant_due_now(*, participant_id: int, today: datetime.date | None = None):
+    """participant_due_administrations with only what the participant's pages read (the
+    link's pages: the count, lengths and the first one's address); two queries at most."""
+    today = today or timezone.localdate()
+    rows = list(_for_participant_pages(participant_id).filter(_answerable_now(today=today)))
+    return due_among(rows, today=today)
+
+
+def participant_session_administrations(
+    *, participant_id: int, ids, link_id: int
+) -> tuple[list[Administration], bool]:
+    """The administrations a participant session covers, whatever their status, each with
+    its saved answers (`saved_answers`), and whether the session's link is still live
+    (neither revoked nor expired): one query, and one more for the link when none is found."""
+    live = ParticipantLink.objects.filter(
+        pk=link_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    )
+    rows = list(
+        _for_participant_pages(participant_id)
+        .filter(pk__in=ids)
+        .annotate(answers_saved=F("response__answers"), link_live=Exists(live))
+    )
+    if not rows:
+        return [], live.exists()
+    return rows, rows[0].link_live
+
+
+def saved_answers(administration: Administration) -> dict:
+    """The answers saved so far for an administration read by
+    participant_session_administrations."""
+    return dict(administration.answers_saved or {})
+
+
+def due_among(rows, *, today: datetime.date | None = None) -> list[Administration]:
+    """Of administrations already read (each with its timepoint's `week` and its cohort's
+    `service_id`), those the participant can answer online now, in due order: the rule
+    participant_due_administrations applies, without reading them again (one query for
+    wording where a licence needs it)."""
+    today = today or timezone.localdate()
+    rows = sorted(
+        (
+            adm
+            for adm in rows
+            if adm.status in (Status.OPEN, Status.IN_PROGRESS)
+            and adm.opens_on <= today <= adm.closes_on
+            and adm.instrument_code not in catalogue.STAFF_COMPLETED
+        ),
+        key=lambda adm: (adm.due_on, adm.week, adm.pk),
+    )
     if not rows:
         return []
-    service_id = rows[0].enrolment.cohort.service_id
-    wordings = catalogue.wordings_for(service_id, {adm.instrument_code for adm in rows})
+    wordings = catalogue.wordings_for(rows[0].service_id, {adm.instrument_code for adm in rows})
     return [adm for adm in rows if catalogue.answerable_online(adm.instrument_code, wordings)]
 
 

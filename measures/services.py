@@ -1,5 +1,6 @@
 """Writes for questionnaires: schedules, answers, submission, scores, risk alerts, wording."""
 
+import copy
 import datetime
 import logging
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from accounts.audit import record_bulk_changes
+from accounts.audit import record_bulk_changes, save_recorded
 from accounts.models import Membership
 from measures import catalogue, events
 from measures.definitions import apply_wording, get_instrument
@@ -244,21 +245,32 @@ def _clean_for_storage(answers: dict) -> dict[str, object]:
 @transaction.atomic
 def response_save(*, administration_id: int, answers: dict) -> Response:
     """Store some answers at once (one page), merged over those already given."""
+    # Locked so that two saves (the page's script and its button, two tabs) or a save and
+    # the send cannot interleave: each merges over the answers the last one stored. The
+    # response comes with it (the lock is the administration's only).
     adm = (
         Administration.objects.select_for_update(of=("self",))
-        .select_related("timepoint", "enrolment")
+        .select_related("timepoint", "enrolment", "response")
         .get(pk=administration_id)
     )
     if adm.status not in ANSWERABLE or adm.closes_on < timezone.localdate():
         raise AdministrationClosed
-    response, _ = Response.objects.select_for_update().get_or_create(administration=adm)
-    response.answers = {**response.answers, **_clean_for_storage(answers)}
-    response.save(update_fields=["answers", "saved_at"])
+    before = copy.copy(adm)
+    # No race for the response row: every writer of it holds the administration's lock.
+    try:
+        response = adm.response
+    except Response.DoesNotExist:
+        # The first answers: the row is written once, with them.
+        response = Response.objects.create(administration=adm, answers=_clean_for_storage(answers))
+    else:
+        saved = copy.copy(response)
+        response.answers = {**response.answers, **_clean_for_storage(answers)}
+        save_recorded(response, before=saved, update_fields=["answers", "saved_at"])
     if adm.status != Status.IN_PROGRESS:
         adm.status = Status.IN_PROGRESS
         adm.started_at = adm.started_at or timezone.now()
         adm.source = Administration.Source.ONLINE
-        adm.save(update_fields=["status", "started_at", "source"])
+        save_recorded(adm, before=before, update_fields=["status", "started_at", "source"])
     return response
 
 
@@ -275,33 +287,45 @@ def response_submit(*, administration_id: int, answers: dict | None = None) -> S
 
     `answers` (a last page's) are merged over those already saved first, under the same lock,
     so saving the last page and sending it is one transaction rather than two."""
+    # Locked so that a double post, a second tab or the window's expiry cannot complete (or
+    # close) it at the same time: exactly one of them scores it.
     adm = (
         Administration.objects.select_for_update(of=("self",))
-        .select_related("enrolment__cohort", "timepoint")
+        .select_related("enrolment__cohort", "timepoint", "response")
         .get(pk=administration_id)
     )
     if adm.status == Status.COMPLETED:
         return SubmitOutcome(adm, submitted=False)
     if adm.status not in ANSWERABLE or adm.closes_on < timezone.localdate():
         raise AdministrationClosed
-    # No race for the response row: every writer of it holds the administration's lock.
-    response = Response.objects.filter(administration=adm).first()
+    # The row as read under the lock, for its audit entry (no second read).
+    before = copy.copy(adm)
+    # No race for the response row (read with it): every writer of it holds the
+    # administration's lock.
+    try:
+        response = adm.response
+    except Response.DoesNotExist:
+        response = None
     saved = dict(response.answers) if response else {}
     merged = {**saved, **_clean_for_storage(answers or {})}
-    wording = InstrumentWording.objects.filter(
-        service_id=adm.enrolment.cohort.service_id, instrument_code=adm.instrument_code
-    ).first()
-    instrument = catalogue.instrument_for(adm.instrument_code, wording)
+    # An instrument that ships its wording needs no look-up of the service's.
+    wordings = catalogue.wordings_for(adm.enrolment.cohort.service_id, [adm.instrument_code])
+    instrument = catalogue.instrument_for(adm.instrument_code, wordings.get(adm.instrument_code))
     result = score(instrument, merged)
     now = timezone.now()
     if response is None:
         # One page and sent at once: the row is written once, with its answers.
         Response.objects.create(administration=adm, answers=merged, submitted_at=now)
     else:
+        saved_row = copy.copy(response)
         response.answers, response.submitted_at = merged, now
-        response.save(update_fields=["answers", "submitted_at", "saved_at"])
+        save_recorded(
+            response, before=saved_row, update_fields=["answers", "submitted_at", "saved_at"]
+        )
     adm.started_at = adm.started_at or now
-    _complete(adm, result, source=Administration.Source.ONLINE, when=now, entered_by=None)
+    _complete(
+        adm, result, source=Administration.Source.ONLINE, when=now, entered_by=None, before=before
+    )
     return SubmitOutcome(adm, submitted=True)
 
 
@@ -365,6 +389,7 @@ def administration_enter(
     adm = _locked(administration)
     if adm.status not in (*Administration.LIVE_STATUSES, Status.EXPIRED, Status.MISSED):
         raise AdministrationClosed
+    before = copy.copy(adm)
     outside_window_reason = (outside_window_reason or "").strip()
     _check_completed_on(adm, completed_at, outside_window_reason)
     result = score(adm.instrument_code, answers)
@@ -374,7 +399,7 @@ def administration_enter(
     )
     adm.started_at = adm.started_at or completed_at
     adm.outside_window_reason = _outside(adm, completed_at, outside_window_reason)
-    _complete(adm, result, source=source, when=completed_at, entered_by=entered_by)
+    _complete(adm, result, source=source, when=completed_at, entered_by=entered_by, before=before)
     return result
 
 
@@ -485,27 +510,40 @@ def administration_void(*, administration: Administration, reason: str, by) -> A
     return adm
 
 
+COMPLETION_FIELDS = [
+    "status",
+    "source",
+    "started_at",
+    "completed_at",
+    "entered_by",
+    "instrument_version",
+    "diagnosis",
+    "outside_window_reason",
+]
+
+
 def _complete(
-    adm, result: ScoreResult, *, source, when, entered_by, already_raised=frozenset()
+    adm,
+    result: ScoreResult,
+    *,
+    source,
+    when,
+    entered_by,
+    already_raised=frozenset(),
+    before: Administration | None = None,
 ) -> None:
+    """`before`, when given, is the row as the caller read it under its lock: the audit
+    entry is worked out from it instead of from a second read."""
     adm.status = Status.COMPLETED
     adm.source = source
     adm.completed_at = when
     adm.entered_by = entered_by
     adm.instrument_version = result.version
     adm.diagnosis = result.diagnosis or ""
-    adm.save(
-        update_fields=[
-            "status",
-            "source",
-            "started_at",
-            "completed_at",
-            "entered_by",
-            "instrument_version",
-            "diagnosis",
-            "outside_window_reason",
-        ]
-    )
+    if before is None:
+        adm.save(update_fields=COMPLETION_FIELDS)
+    else:
+        save_recorded(adm, before=before, update_fields=COMPLETION_FIELDS)
     scores = Score.objects.bulk_create(
         [
             Score(

@@ -208,3 +208,32 @@ def test_inserting_new_entries_still_works(service):
     before = LogEntry.objects.count()
     ParticipantFactory(service=service)
     assert LogEntry.objects.count() == before + 1
+
+
+@pytest.mark.django_db
+def test_an_update_recorded_from_the_locked_row_matches_auditlogs_own_entry(service, clinician):
+    # save_recorded works the entry out from a copy of the row the caller holds locked; it
+    # must be the entry auditlog writes when it reads the row again itself.
+    import copy
+
+    from accounts.audit import save_recorded
+
+    first, second = (ParticipantFactory(service=service, given_name="Ada") for _ in range(2))
+    fields = ["given_name", "preferred_channel", "messages_opt_out"]
+    with set_actor(clinician):
+        for participant, recorded in ((first, False), (second, True)):
+            before = copy.copy(participant)
+            participant.given_name, participant.preferred_channel = "Changed", "email"
+            participant.messages_opt_out = True
+            if recorded:
+                save_recorded(participant, before=before, update_fields=fields)
+            else:
+                participant.save(update_fields=fields)
+    own, ours = entries_for(first).last(), entries_for(second).last()
+    assert ours.action == own.action == LogEntry.Action.UPDATE
+    assert ours.changes == own.changes and set(ours.changes) == set(fields)
+    assert ours.actor == own.actor == clinician
+    assert ours.remote_addr == own.remote_addr
+    assert ours.object_repr == str(second)
+    # Nothing recorded twice: auditlog's own receiver stayed out of the recorded save.
+    assert entries_for(second).filter(action=LogEntry.Action.UPDATE).count() == 1
