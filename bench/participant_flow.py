@@ -3,10 +3,11 @@
     .venv/bin/python bench/participant_flow.py [--base REV] [--levels 1,10,50]
 
 Makes a detached worktree of REV (default: the commit before this one's first participant
-flow change, i.e. HEAD's merge base with main) in a temporary folder, drops and recreates
-the PostgreSQL database sg_flow_bench, migrates it, and seeds distinct participants each with
-PHQ-9 then GAD-7 open (and nothing else), one link each. Then for each tree it collects the
-static files and starts gunicorn (4 sync workers, the production settings, Redis db 5 for
+flow change, i.e. HEAD's merge base with main) in a temporary folder, drops and recreates a
+PostgreSQL database for each tree (sg_flow_bench_before, sg_flow_bench_after), and migrates
+and seeds each with that tree's own code: distinct participants each with PHQ-9 then GAD-7
+open (and nothing else), one link each. Then for each tree it collects the static files and
+starts gunicorn (4 sync workers, the production settings, Redis db 5 or 6 for the cache and
 the rate limits), and walks every participant through their link as a browser would: follow
 each redirect; on a questionnaire page post an answer to every question; on a check page
 press send; on a done page take "next questionnaire"; on the list open the first; stop at
@@ -45,7 +46,9 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 DB_NAME = "sg_flow_bench"
 PG_ADMIN_URL = "postgres://root@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/5"
+# A Redis database a tree (cache, sessions, rate limits, broker): the two trees' databases
+# share ids, so they must not share cached rows either.
+REDIS_URLS = {"before": "redis://127.0.0.1:6379/5", "after": "redis://127.0.0.1:6379/6"}
 WORKERS = 4
 # Walked on each server before measuring, so no level pays for the workers' first requests.
 WARM_UP = 4
@@ -348,9 +351,13 @@ def main(argv=None) -> int:
         import psycopg
         import redis
 
+        # Each tree has a database of its own, migrated and seeded by its own code: an older
+        # tree cannot run on a newer tree's schema (columns it reads may have gone).
+        databases = {name: f"{DB_NAME}_{name}" for name in trees}
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
+            for database in databases.values():
+                conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+                conn.execute(f"CREATE DATABASE {database}")
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "bench.load.settings",
@@ -359,8 +366,6 @@ def main(argv=None) -> int:
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_SSL_REDIRECT": "false",
             "ALLOW_FILE_MESSAGE_BACKENDS_IN_PRODUCTION": "true",
-            "DATABASE_URL": f"postgres://root@127.0.0.1:5432/{DB_NAME}",
-            "REDIS_URL": REDIS_URL,
             "SAFEGROUND_DATA_DIR": str(tmp / "data"),
             "TRUSTED_PROXY_COUNT": "1",
             "LOG_LEVEL": "WARNING",
@@ -371,6 +376,8 @@ def main(argv=None) -> int:
             return {
                 **env,
                 "PYTHONPATH": str(trees[name]),
+                "DATABASE_URL": f"postgres://root@127.0.0.1:5432/{databases[name]}",
+                "REDIS_URL": REDIS_URLS[name],
                 "LOAD_STATIC_ROOT": str(tmp / f"static-{name}"),
                 "SITE_URL": f"http://127.0.0.1:{PORTS[name]}",
             }
@@ -388,17 +395,18 @@ def main(argv=None) -> int:
                 raise RuntimeError(f"{name} {cmd[:2]}: {result.stderr[-3000:]}")
             return result.stdout
 
-        in_tree("after", "manage.py", "migrate", "--noinput", "-v", "0")
         per_tree = sum(levels) + 1 + WARM_UP
-        in_tree(
-            "after",
-            str(ROOT / "bench" / "participant_flow.py"),
-            "_seed",
-            str(2 * per_tree),
-            str(tmp / "tokens.json"),
-        )
-        tokens = json.loads((tmp / "tokens.json").read_text())
-        pools = {"before": tokens[:per_tree], "after": tokens[per_tree:]}
+        pools = {}
+        for name in trees:
+            in_tree(name, "manage.py", "migrate", "--noinput", "-v", "0")
+            in_tree(
+                name,
+                str(ROOT / "bench" / "participant_flow.py"),
+                "_seed",
+                str(per_tree),
+                str(tmp / f"tokens-{name}.json"),
+            )
+            pools[name] = json.loads((tmp / f"tokens-{name}.json").read_text())
         counts = {}
         for name in trees:
             in_tree(name, "manage.py", "collectstatic", "--noinput", "-v", "0")
@@ -407,7 +415,8 @@ def main(argv=None) -> int:
                     name, str(ROOT / "bench" / "participant_flow.py"), "_count", pools[name].pop()
                 )
             )
-        redis.Redis.from_url(REDIS_URL).flushdb()
+        for url in REDIS_URLS.values():
+            redis.Redis.from_url(url).flushdb()
         servers = {}
         for name in trees:
             handle = (tmp / f"gunicorn-{name}.log").open("w")
@@ -440,14 +449,18 @@ def main(argv=None) -> int:
         for level in levels:
             for name in trees:
                 batch = [pools[name].pop() for _ in range(level)]
-                redis.Redis.from_url(REDIS_URL).flushdb()
+                redis.Redis.from_url(REDIS_URLS[name]).flushdb()
                 log(f"{name}: {level} at once")
                 results[name][level] = run_level(PORTS[name], batch, address, servers[name].pid)
                 address += level
                 log(json.dumps(results[name][level]))
-        stored = json.loads(
-            in_tree("after", str(ROOT / "bench" / "participant_flow.py"), "_completed", "-")
-        )
+        stored = {"completed": 0, "submitted": 0}
+        for name in trees:
+            found = json.loads(
+                in_tree(name, str(ROOT / "bench" / "participant_flow.py"), "_completed", "-")
+            )
+            for key in stored:
+                stored[key] += found[key]
         report = {
             "base": base[:7],
             "head": head,
@@ -498,7 +511,8 @@ def write_section(report: dict) -> None:
             "`bench/participant_flow.py --write`: PHQ-9 + GAD-7 from the link to the thank-you"
             " page (requests a flow), distinct participants, gunicorn (4 sync workers,"
             " production settings) on"
-            " PostgreSQL, the previous flow (a worktree of the merge base with main) measured"
+            " PostgreSQL, the previous flow (a worktree of the merge base with main, on a"
+            " database of its own migrated and seeded by its own code) measured"
             " in the same run, alternating level by level. Per questionnaire: requests, database"
             " queries (one participant walked in-process), gunicorn CPU seconds per completed"
             " questionnaire; whole flow (both questionnaires) p50/p95 in seconds. Machine: the"
