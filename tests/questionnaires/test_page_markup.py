@@ -3,7 +3,7 @@
 from measures.forms import SKIPPED
 from measures.templatetags.questionnaire import page_questions
 
-HOSTILE = '<script>alert("x")</script> & \'quoted\''
+HOSTILE = "<script>alert(\"x\")</script> & 'quoted'"
 ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;quoted&#x27;"
 
 
