@@ -433,6 +433,12 @@ def test_the_database_refuses_a_second_digest_record_for_one_person_on_one_day(d
     AlertDigestSent.objects.create(
         recipient="a@example.org", sent_on=START + datetime.timedelta(1), open_alerts=1
     )
-    refused = pytest.raises(IntegrityError, match="alert_digest_once_a_day_per_recipient")
+    # PostgreSQL names the constraint; SQLite names the columns of a unique one instead.
+    name = (
+        "alert_digest_once_a_day_per_recipient"
+        if connection.vendor == "postgresql"
+        else "UNIQUE constraint failed: measures_alertdigestsent.recipient"
+    )
+    refused = pytest.raises(IntegrityError, match=name)
     with refused, transaction.atomic():
         AlertDigestSent.objects.create(recipient="a@example.org", sent_on=START, open_alerts=2)
