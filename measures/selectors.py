@@ -24,24 +24,6 @@ def _answerable_now(*, today: datetime.date):
     ) & ~Q(instrument_code__in=catalogue.STAFF_COMPLETED)
 
 
-def participant_due_administrations(
-    *, participant_id: int, today: datetime.date | None = None, ids=None
-) -> list[Administration]:
-    """Administrations a participant can answer online now, in due order (two queries)."""
-    today = today or timezone.localdate()
-    rows = list(
-        Administration.objects.filter(
-            _answerable_now(today=today), enrolment__participant_id=participant_id
-        )
-        .select_related("timepoint", "enrolment__cohort")
-        .annotate(week=F("timepoint__week"), service_id=F("enrolment__cohort__service_id"))
-        .order_by("due_on", "timepoint__week", "id")
-    )
-    if ids is not None:
-        rows = [adm for adm in rows if adm.pk in ids]
-    return due_among(rows, today=today)
-
-
 @dataclass(frozen=True)
 class PublicService:
     """What a participant's pages show of their service: its public name and phone."""
@@ -85,8 +67,9 @@ def public_service(administration: Administration) -> PublicService:
 
 
 def participant_due_now(*, participant_id: int, today: datetime.date | None = None):
-    """participant_due_administrations with only what the participant's pages read (the
-    link's pages: the count, lengths and the first one's address); two queries at most."""
+    """Administrations a participant can answer online now, in due order, with only what
+    the participant's pages and a new link read (status, window, code); two queries at
+    most."""
     today = today or timezone.localdate()
     rows = list(_for_participant_pages(participant_id).filter(_answerable_now(today=today)))
     return due_among(rows, today=today)
@@ -120,8 +103,8 @@ def saved_answers(administration: Administration) -> dict:
 def due_among(rows, *, today: datetime.date | None = None) -> list[Administration]:
     """Of administrations already read (each with its timepoint's `week` and its cohort's
     `service_id`), those the participant can answer online now, in due order: the rule
-    participant_due_administrations applies, without reading them again (one query for
-    wording where a licence needs it)."""
+    participant_due_now applies in the database (_answerable_now), without reading them
+    again (one query for wording where a licence needs it)."""
     today = today or timezone.localdate()
     rows = sorted(
         (

@@ -342,7 +342,7 @@ def participant_questionnaires(request, pk):
 @require_POST
 def link_new(request, pk):
     participant = _participant(request, pk, Can.CHANGE_CLINICAL)
-    due = selectors.participant_due_administrations(participant_id=participant.pk)
+    due = selectors.participant_due_now(participant_id=participant.pk)
     if not due:
         messages.error(
             request,

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from measures import links
 from measures.models import Administration
-from measures.selectors import participant_due_administrations
+from measures.selectors import participant_due_now
+from participants.models import Participant
 
 
 class Command(BaseCommand):
@@ -33,10 +34,10 @@ class Command(BaseCommand):
             .distinct()
         )
         for participant_id in candidates:
-            due = participant_due_administrations(participant_id=participant_id)
+            due = participant_due_now(participant_id=participant_id)
             if not due:
                 continue
-            participant = due[0].enrolment.participant
+            participant = Participant.objects.get(pk=participant_id)
             last_close = max(adm.closes_on for adm in due)
             expires_at = timezone.make_aware(
                 datetime.datetime.combine(
